@@ -1,0 +1,1 @@
+"""Face detection and landmarks (BlazeFace, FaceMesh), aligned crop and paste-back."""

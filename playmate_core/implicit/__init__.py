@@ -1,0 +1,1 @@
+"""LivePortrait-compatible 3D implicit keypoint space: networks, keypoint math, checkpoints."""

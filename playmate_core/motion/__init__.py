@@ -1,0 +1,1 @@
+"""Motion generation: models (Playmate, JoyVASA), schedulers, samplers, normalisation."""

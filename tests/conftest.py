@@ -1,0 +1,49 @@
+"""Shared test fixtures: the ../shared folder, the pack imported the way the host imports it."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = Path(os.environ.get("PLAYMATE_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared; skips the calling test with the reason when it is absent."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared fixture {path} is absent (set PLAYMATE_SHARED_DIR to the shared/ folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pack():
+    """The pack imported as a package from its folder, as ComfyUI's load_custom_node does."""
+    name = "comfyui_playmate_under_test"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        name, REPO_ROOT / "__init__.py", submodule_search_locations=[str(REPO_ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    """An empty models root used by the nodes' host fallback (no ComfyUI in tests)."""
+    root = tmp_path / "models"
+    root.mkdir()
+    monkeypatch.setenv("PLAYMATE_MODELS_DIR", str(root))
+    monkeypatch.setenv("PLAYMATE_OUTPUT_DIR", str(tmp_path / "output"))
+    return root
