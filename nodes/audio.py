@@ -39,7 +39,7 @@ def encoder_choices() -> list[str]:
         if f.endswith(SINGLE_FILE_EXTENSIONS) and not any(f.startswith(d + "/") for d in folders)
     ]
     public = list(PUBLIC_ENCODERS)
-    return public + [name for name in folders + singles if name not in public]
+    return public + sorted(name for name in folders + singles if name not in public)
 
 
 def resolve_encoder(name: str) -> str:

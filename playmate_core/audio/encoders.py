@@ -104,9 +104,11 @@ class AudioEncoder(nn.Module):
         T50 = ``num_frames(T)``. ``normalize_input`` is applied here, per clip.
 
         chunk_seconds: None runs the whole clip through attention at once (exact HF semantics). A value
-        splits the transformer into chunks of that length, each seeing ``context_seconds`` of neighbours
-        on both sides, so memory stays flat for long clips. The conv front-end always runs in blocks with
-        GroupNorm statistics taken over the whole clip, so it equals the whole-clip result either way.
+        splits the transformer into chunks of that length, each run with ``context_seconds`` of
+        neighbours on both sides, so memory and attention span stay bounded for long clips. Neighbouring
+        chunks cross-fade linearly over ``min(context, chunk)`` around each seam (weights sum to one), so
+        the features stay continuous. The conv front-end always runs in blocks with GroupNorm statistics
+        over the whole clip, so it equals the whole-clip result either way.
         ``progress(done, total)`` is called after each chunk.
         """
         wave = waveform_16k.unsqueeze(0) if waveform_16k.ndim == 1 else waveform_16k
@@ -124,18 +126,20 @@ class AudioEncoder(nn.Module):
             frames = conv.shape[1]
             chunk = frames if chunk_seconds is None else max(1, int(round(chunk_seconds * self.frame_rate)))
             context = int(round(context_seconds * self.frame_rate)) if chunk < frames else 0
+            blend = min(context, chunk) // 2
             starts = range(0, frames, chunk)
-            pieces: dict[int, list[torch.Tensor]] = {i: [] for i in indices}
+            outputs = {i: torch.zeros(conv.shape[0], frames, self.dim, device=conv.device) for i in indices}
             for n, start in enumerate(starts, 1):
                 stop = min(frames, start + chunk)
                 lo, hi = max(0, start - context), min(frames, stop + context)
                 states = self._hidden_states(self.model.encoder.feature_projection(conv[:, lo:hi]), set(indices))
+                weight = _window_weights(lo, hi, start, stop, blend, first=start == 0, last=stop == frames)
                 for i in indices:
-                    pieces[i].append(states[i][:, start - lo: stop - lo].float())
+                    outputs[i][:, lo:hi] += states[i].float() * weight.to(conv.device)[None, :, None]
                 if progress is not None:
                     progress(n, len(starts))
-        outputs = tuple(torch.cat(pieces[i], dim=1) for i in indices)
-        return outputs[0] if isinstance(layer, int) else outputs
+        result = tuple(outputs[i] for i in indices)
+        return result[0] if isinstance(layer, int) else result
 
     def _conv_features(self, wave: torch.Tensor) -> torch.Tensor:
         """Conv front-end [B, T] -> [B, F, C], in blocks of output frames (exact: blocks do not overlap in output)."""
@@ -264,3 +268,18 @@ def load_audio_encoder(
     except (EncoderWeightsError, ValueError) as exc:
         raise EncoderWeightsError(f"{os.path.basename(os.path.normpath(path))}: {exc}") from exc
     return encoder.to(device)
+
+
+def _window_weights(lo: int, hi: int, start: int, stop: int, blend: int, first: bool, last: bool) -> torch.Tensor:
+    """Blend weights over frames [lo, hi) of the window whose core is [start, stop).
+
+    Linear ramps of width 2 * blend centred on the seams at ``start`` (unless first) and ``stop``
+    (unless last); the ramps of two neighbouring windows sum to one. blend = 0 is a hard cut.
+    """
+    t = torch.arange(lo, hi, dtype=torch.float64) + 0.5
+    weight = torch.ones_like(t)
+    if not first:
+        weight *= ((t - start + blend) / (2 * blend)).clamp(0, 1) if blend else (t > start).double()
+    if not last:
+        weight *= ((stop + blend - t) / (2 * blend)).clamp(0, 1) if blend else (t < stop).double()
+    return weight.float()
