@@ -26,7 +26,8 @@ from .checkpoint import EncoderWeightsError, encoder_keys, load_strict, read_enc
 from .config import DEFAULT_NORMALIZE_INPUT, EncoderConfig, infer_config
 from .waveform import ENCODER_SAMPLE_RATE, zero_mean_unit_var
 
-CONV_BLOCK_FRAMES = 500  # conv front-end runs in blocks of 10 s of output frames (memory stays flat)
+CONV_BLOCK_FRAMES = 250  # conv front-end runs in blocks of 5 s of output frames (memory stays flat)
+STATS_BLOCK_OUTPUTS = 16000  # first-conv outputs per block when gathering GroupNorm statistics (5 s)
 DEFAULT_CONTEXT_SECONDS = 5.0  # attention context kept on each side of a chunk
 
 
@@ -169,22 +170,26 @@ class AudioEncoder(nn.Module):
         return x.transpose(1, 2)
 
     def _first_norm_stats(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-channel mean and 1/std over time of the first conv's output for the whole clip (GroupNorm)."""
+        """Per-channel mean and 1/std over time of the first conv's output for the whole clip (GroupNorm).
+
+        Runs the first conv in blocks and merges per-block (count, mean, M2) in float64 (Chan et al.).
+        """
         conv = self.model.feature_extractor.conv_layers[0].conv
         kernel, stride = conv.kernel_size[0], conv.stride[0]
         outputs = (wave.shape[-1] - kernel) // stride + 1
-        block = 100_000
-        total = torch.zeros(wave.shape[0], conv.out_channels, 1, dtype=torch.float64, device=wave.device)
-        total_sq = torch.zeros_like(total)
-        for start in range(0, outputs, block):
-            stop = min(outputs, start + block)
-            y = conv(wave[:, None, stride * start: stride * (stop - 1) + kernel]).to(torch.float64)
-            total += y.sum(dim=-1, keepdim=True)
-            total_sq += (y * y).sum(dim=-1, keepdim=True)
-        mean = total / outputs
-        var = (total_sq / outputs - mean * mean).clamp_min(0.0)
+        count, mean, m2 = 0, 0.0, 0.0
+        for start in range(0, outputs, STATS_BLOCK_OUTPUTS):
+            stop = min(outputs, start + STATS_BLOCK_OUTPUTS)
+            y = conv(wave[:, None, stride * start: stride * (stop - 1) + kernel]).float()
+            var_b, mean_b = torch.var_mean(y, dim=-1, keepdim=True, correction=0)
+            n_b = stop - start
+            delta = mean_b.double() - mean
+            total = count + n_b
+            mean = mean + delta * (n_b / total)
+            m2 = m2 + var_b.double() * n_b + delta * delta * (count * n_b / total)
+            count = total
         eps = self.model.feature_extractor.conv_layers[0].layer_norm.eps
-        return mean.to(wave.dtype), torch.rsqrt(var + eps).to(wave.dtype)
+        return mean.to(wave.dtype), torch.rsqrt(m2 / count + eps).to(wave.dtype)
 
     def _hidden_states(self, x: torch.Tensor, wanted: set[int]) -> dict[int, torch.Tensor]:
         """Projected features [B, F, D] -> {index: hidden state} for the wanted indices (stops early)."""
