@@ -211,6 +211,9 @@ def test_joyvasa_hubert_matches_the_official_golden():
     window = golden["hubert.w0.input"]
     for _ in range(2):  # JoyVASA's pad_audio: a 20-sample reflect pad, twice
         window = torch.nn.functional.pad(window[:, None], (20, 20), mode="reflect")[:, 0]
+    conv = encoder.model.feature_extractor(window, None)[0].transpose(1, 2)
+    ref = golden["hubert.w0.conv_features"]
+    assert float((conv - ref).norm() / ref.norm()) < 1e-5
     out = encoder.encode(window, layer=-1)
     ref = golden["hubert.w0.last_hidden_state"]
     assert float((out - ref).norm() / ref.norm()) < 1e-5

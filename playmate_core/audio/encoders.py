@@ -98,7 +98,7 @@ class AudioEncoder(nn.Module):
         context_seconds: float = DEFAULT_CONTEXT_SECONDS,
         progress: Callable[[int, int], None] | None = None,
     ):
-        """Hidden states of a 16 kHz mono waveform [B, T] (or [T]); values as floats around [-1, 1].
+        """Hidden states of a 16 kHz mono waveform [B, T] (or [T]) with samples in [-1, 1].
 
         layer: None -> tuple of all ``num_layers + 1`` hidden states; an int -> that one [B, T50, D];
         a sequence of ints -> tuple of those. Outputs are float32 on the encoder's device.
@@ -115,7 +115,13 @@ class AudioEncoder(nn.Module):
         wave = waveform_16k.unsqueeze(0) if waveform_16k.ndim == 1 else waveform_16k
         if wave.ndim != 2 or wave.shape[-1] == 0:
             raise ValueError(f"waveform_16k must be [batch, samples > 0], got {tuple(waveform_16k.shape)}")
-        indices = [self.layer_index(i) for i in ([layer] if isinstance(layer, int) else (layer or range(self.num_layers + 1)))]
+        if layer is None:
+            layer_list = range(self.num_layers + 1)
+        else:
+            layer_list = [layer] if isinstance(layer, int) else list(layer)
+        indices = [self.layer_index(i) for i in layer_list]
+        if not indices:
+            raise ValueError("layer: give at least one hidden-state index, or None for all")
         wave = wave.to(self.device, torch.float32)
         if self.normalize_input:
             wave = zero_mean_unit_var(wave)
