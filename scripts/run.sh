@@ -6,7 +6,7 @@
 # requirement (default: the matched CPU-usable pair torch==2.11.0 torchaudio==2.11.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV="${PLAYMATE_VENV:-$HOME/.cache/comfyui-playmate/venv}"
+VENV="${PLAYMATE_VENV:-${HOME:-/tmp}/.cache/comfyui-playmate/venv}"
 TORCH="${PLAYMATE_TORCH:-torch==2.11.0 torchaudio==2.11.0}"
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[run.sh] creating virtualenv at $VENV" >&2
