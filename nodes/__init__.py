@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import audio, host
+from . import audio, host, loaders
 
-_MODULES = (audio,)
+_MODULES = (loaders, audio)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from playmate_core.audio import (
     PUBLIC_ENCODERS,
     AudioEncoder,
@@ -14,23 +12,24 @@ from playmate_core.audio import (
     features_from_encoder_output,
     fit_audio_to_frames,
     load_audio_encoder,
-    missing_encoder_message,
 )
-from playmate_core.audio.checkpoint import SINGLE_FILE_EXTENSIONS
+from playmate_core.audio.checkpoint import SINGLE_FILE_EXTENSIONS, WEIGHT_FILES, is_complete_folder
+from playmate_core.download import DownloadError, download_file, missing_files_message
 
 from . import host
+from .loaders import DEVICES, PRECISIONS, resolve_precision
+from .model_cache import ModelCache, file_identity
 
 KIND = "audio_encoders"
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEVICES = ("auto", "cpu", "cuda", "mps")
 NORMALIZATION = {"auto": None, "on": True, "off": False}
+_encoders = ModelCache()
 
 
 def encoder_choices() -> list[str]:
     """HF folders (holding config.json) and single weight files under models/audio_encoders.
 
     The public default names always come first, installed or not, so shared workflows validate;
-    loading one that is absent says what to download.
+    a missing one is downloaded on first use when there is internet.
     """
     files = host.list_model_files(KIND, extensions=(".json",) + SINGLE_FILE_EXTENSIONS)
     folders = sorted({os.path.dirname(f) for f in files if os.path.basename(f) == "config.json" and os.path.dirname(f)})
@@ -43,12 +42,39 @@ def encoder_choices() -> list[str]:
 
 
 def resolve_encoder(name: str) -> str:
-    """Absolute path of a listed folder or file; a clear error (with download links) when absent."""
+    """Path of a listed folder or file; a public encoder that is absent (or incomplete) is downloaded."""
     for folder in host.model_folders(KIND):
         path = os.path.join(folder, name)
-        if os.path.isdir(path) or os.path.isfile(path):
+        if os.path.isfile(path) or (os.path.isdir(path) and (name not in PUBLIC_ENCODERS or is_complete_folder(path))):
             return path
-    raise FileNotFoundError(missing_encoder_message(name, host.default_model_folder(KIND)))
+    if name not in PUBLIC_ENCODERS:
+        raise FileNotFoundError(
+            f"encoder_name {name!r} is not in any models/audio_encoders folder ({', '.join(host.model_folders(KIND))})"
+        )
+    return _fetch_public_encoder(name)
+
+
+def _fetch_public_encoder(name: str) -> str:
+    """Download the missing files of a public encoder into models/audio_encoders/<name>/ (atomic per file)."""
+    target = os.path.join(host.default_model_folder(KIND), name)
+    has_weights = any(os.path.isfile(os.path.join(target, w)) for w in WEIGHT_FILES)
+    missing = [
+        remote for remote in PUBLIC_ENCODERS[name]
+        if not os.path.isfile(os.path.join(target, remote.name)) and not (has_weights and remote.name in WEIGHT_FILES)
+    ]
+    try:
+        for remote in missing:
+            download_file(remote, target, progress=host.Progress(remote.size or 1))
+    except DownloadError as err:
+        raise FileNotFoundError(missing_files_message(f"audio encoder {name}", missing, target, str(err))) from err
+    return target
+
+
+def _identity(path: str) -> tuple:
+    if os.path.isfile(path):
+        return file_identity([path])
+    names = ("config.json", "preprocessor_config.json") + WEIGHT_FILES
+    return file_identity(os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n)))
 
 
 class PlaymateLoadAudioEncoder:
@@ -59,18 +85,16 @@ class PlaymateLoadAudioEncoder:
         return {
             "required": {
                 "encoder_name": (encoder_choices(), {
+                    "default": next(iter(PUBLIC_ENCODERS)),
                     "tooltip": "A Hugging Face model folder (config.json + model.safetensors or pytorch_model.bin) "
                                "or a single weights file in models/audio_encoders. wav2vec2-base-960h and "
-                               "chinese-hubert-base are the public defaults; see the README for the downloads.",
+                               "chinese-hubert-base are downloaded on first use when there is internet.",
                 }),
-                "precision": (list(PRECISIONS), {
-                    "default": "fp32",
-                    "tooltip": "Weight precision. fp32 matches the reference features; fp16/bf16 halve memory.",
-                }),
-                "device": (list(DEVICES), {
+                "precision": (PRECISIONS, {
                     "default": "auto",
-                    "tooltip": "Where the encoder runs: auto = the host's compute device (GPU when there is one).",
+                    "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. fp32 gives the reference features.",
                 }),
+                "device": (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."}),
                 "input_normalization": (list(NORMALIZATION), {
                     "default": "auto",
                     "tooltip": "Scale each clip to zero mean, unit variance before encoding. auto = the model's "
@@ -82,27 +106,26 @@ class PlaymateLoadAudioEncoder:
     RETURN_TYPES = ("PLAYMATE_AUDIO_ENCODER",)
     RETURN_NAMES = ("encoder",)
     FUNCTION = "load"
-    CATEGORY = "Playmate/audio"
+    CATEGORY = "Playmate/loaders"
     DESCRIPTION = (
         "Loads a wav2vec2 / HuBERT speech encoder (Hugging Face layout, strict: every key and shape is "
-        "checked) for Playmate Encode Audio."
+        "checked) for Playmate Encode Audio. Missing public encoders are downloaded when there is internet."
     )
 
-    def load(self, encoder_name, precision="fp32", device="auto", input_normalization="auto"):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
         if input_normalization not in NORMALIZATION:
             raise ValueError(f"input_normalization must be one of {list(NORMALIZATION)}, got {input_normalization!r}")
         path = resolve_encoder(encoder_name)
+        target = host.torch_device(device)
+        dtype = resolve_precision(precision, target)
+        normalize = NORMALIZATION[input_normalization]
+        key = (_identity(path), str(target), str(dtype), normalize)
         try:
-            encoder = load_audio_encoder(
-                path, dtype=PRECISIONS[precision], device=host.torch_device(device),
-                normalize_input=NORMALIZATION[input_normalization],
+            encoder = _encoders.get_or_load(
+                key, lambda: load_audio_encoder(path, dtype=dtype, device=target, normalize_input=normalize)
             )
         except EncoderWeightsError as exc:
-            hint = f"\n{missing_encoder_message(encoder_name, host.default_model_folder(KIND))}" \
-                if encoder_name in PUBLIC_ENCODERS else ""
-            raise EncoderWeightsError(f"encoder_name {encoder_name!r}: {exc}{hint}") from exc
+            raise EncoderWeightsError(f"encoder_name {encoder_name!r}: {exc}") from exc
         return (encoder,)
 
 
@@ -165,6 +188,6 @@ NODE_CLASS_MAPPINGS = {
     "PlaymateEncodeAudio": PlaymateEncodeAudio,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "PlaymateLoadAudioEncoder": "Playmate Load Audio Encoder",
-    "PlaymateEncodeAudio": "Playmate Encode Audio",
+    "PlaymateLoadAudioEncoder": "Load Audio Encoder (Playmate)",
+    "PlaymateEncodeAudio": "Encode Audio (Playmate)",
 }

@@ -1,11 +1,15 @@
 """Playmate Load Audio Encoder and Playmate Encode Audio, as the host calls them."""
 
+import os
+import urllib.error
+
 import pytest
 import torch
 
 import audio_weights as AW
 from conftest import shared_path
 from playmate_core.audio import AudioFeatures, AudioInputError, EncoderWeightsError, load_audio_file
+from playmate_core.download import RemoteFile
 
 
 @pytest.fixture
@@ -54,24 +58,48 @@ def test_choices_list_public_defaults_folders_and_single_files(nodes, encoder_di
     assert choices == ["wav2vec2-base-960h", "chinese-hubert-base", "extra/tiny-hubert.safetensors", "tiny-w2v"]
 
 
-def test_missing_public_encoder_says_what_to_download(nodes, models_dir):
+@pytest.fixture
+def offline(monkeypatch):
+    def no_network(*_args, **_kwargs):
+        raise urllib.error.URLError("name resolution failed")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_network)
+
+
+def test_missing_public_encoder_offline_says_what_to_download(nodes, models_dir, offline):
     choices = nodes["PlaymateLoadAudioEncoder"].INPUT_TYPES()["required"]["encoder_name"][0]
-    assert choices[:2] == ["wav2vec2-base-960h", "chinese-hubert-base"]
+    assert choices == ["wav2vec2-base-960h", "chinese-hubert-base"]
     with pytest.raises(FileNotFoundError) as err:
         load(nodes, "chinese-hubert-base")
     message = str(err.value)
-    assert "https://huggingface.co/TencentGameMate/chinese-hubert-base/resolve/main/pytorch_model.bin" in message
-    assert "https://huggingface.co/TencentGameMate/chinese-hubert-base/resolve/main/config.json" in message
+    for name in ("config.json", "preprocessor_config.json", "pytorch_model.bin"):
+        assert f"https://huggingface.co/TencentGameMate/chinese-hubert-base/resolve/main/{name}" in message
     assert str(models_dir / "audio_encoders" / "chinese-hubert-base") in message
+    assert "name resolution failed" in message
 
 
-def test_incomplete_public_folder_names_the_input_and_the_downloads(nodes, models_dir):
+def test_incomplete_public_folder_fetches_only_what_is_missing(nodes, models_dir, offline):
     folder = models_dir / "audio_encoders" / "wav2vec2-base-960h"
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
-    with pytest.raises(EncoderWeightsError, match="encoder_name 'wav2vec2-base-960h'.*holds none of the weight files"
-                       "(.|\n)*facebook/wav2vec2-base-960h/resolve/main/model.safetensors"):
+    with pytest.raises(FileNotFoundError) as err:
         load(nodes, "wav2vec2-base-960h")
+    message = str(err.value)
+    assert "resolve/main/pytorch_model.bin" in message and "resolve/main/config.json" not in message
+
+
+def test_missing_public_encoder_is_downloaded_then_loaded(nodes, pack, models_dir, tmp_path, monkeypatch):
+    config = AW.tiny_hf_config("hubert")
+    published = AW.write_hf_folder(str(tmp_path / "hub"), config, AW.hf_state_dict(config, seed=3),
+                                   "pytorch_model.bin", do_normalize=False)
+    remotes = tuple(RemoteFile(n, (tmp_path / "hub" / n).as_uri())
+                    for n in ("config.json", "preprocessor_config.json", "pytorch_model.bin"))
+    monkeypatch.setitem(pack.nodes.audio.PUBLIC_ENCODERS, "chinese-hubert-base", remotes)
+    encoder = load(nodes, "chinese-hubert-base", device="cpu")
+    assert (encoder.family, encoder.name, encoder.normalize_input) == ("hubert", "chinese-hubert-base", False)
+    target = models_dir / "audio_encoders" / "chinese-hubert-base"
+    assert sorted(p.name for p in target.iterdir()) == sorted(os.listdir(published))
+    assert load(nodes, "chinese-hubert-base", device="cpu") is encoder  # cached
 
 
 def test_non_audio_file_in_the_slot(nodes, models_dir):
@@ -83,6 +111,7 @@ def test_non_audio_file_in_the_slot(nodes, models_dir):
 def test_loader_options(nodes, encoder_dir):
     encoder = load(nodes, "tiny-w2v", precision="bf16", device="cpu", input_normalization="off")
     assert encoder.dtype == torch.bfloat16 and encoder.normalize_input is False
+    assert load(nodes, "tiny-w2v", precision="auto", device="cpu").dtype == torch.float32
     hubert = load(nodes, "extra/tiny-hubert.safetensors")
     assert hubert.family == "hubert" and hubert.normalize_input is False and hubert.name == "tiny-hubert"
 

@@ -1,7 +1,7 @@
 """Audio in: loading, resampling, wav2vec2 / HuBERT encoders, frame-aligned features."""
 
 from .align import ENCODER_FRAME_RATE, frame_positions, resample_to_video_frames
-from .checkpoint import PUBLIC_ENCODERS, EncoderWeightsError, missing_encoder_message
+from .checkpoint import PUBLIC_ENCODERS, EncoderWeightsError
 from .config import EncoderConfig, EncoderConfigError
 from .encode import DEFAULT_CHUNK_SECONDS, encode_audio, features_from_encoder_output
 from .encoders import AudioEncoder, encoder_from_hf_state_dict, load_audio_encoder
@@ -28,7 +28,6 @@ __all__ = [
     "frame_positions",
     "load_audio_encoder",
     "load_audio_file",
-    "missing_encoder_message",
     "resample_to_video_frames",
     "to_encoder_input",
 ]

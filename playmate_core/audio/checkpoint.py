@@ -21,6 +21,10 @@ from typing import Mapping
 
 import torch
 
+from ..checkpoint.io import CheckpointError, read_pickled_checkpoint, read_safetensors
+from ..download import RemoteFile
+
+HF = "https://huggingface.co"
 ANCHOR_KEY = "feature_projection.projection.weight"
 
 # Tensors that sit beside the encoder in public files and play no part in its features.
@@ -42,49 +46,29 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 SINGLE_FILE_EXTENSIONS = (".safetensors", ".sft", ".bin", ".pt", ".pth")
 
 
-class EncoderWeightsError(ValueError):
+class EncoderWeightsError(CheckpointError):
     """A file or state dict is not a usable wav2vec2 / HuBERT encoder."""
 
 
-@dataclass(frozen=True)
-class PublicEncoder:
-    """A public encoder and the files of its Hugging Face repository this pack reads."""
-
-    name: str
-    repo: str
-    files: tuple[str, ...]
-    note: str
-
-    def urls(self) -> list[str]:
-        return [f"https://huggingface.co/{self.repo}/resolve/main/{f}" for f in self.files]
+def _hf_files(repo: str, names: tuple[str, ...]) -> tuple[RemoteFile, ...]:
+    return tuple(RemoteFile(name, f"{HF}/{repo}/resolve/main/{name}") for name in names)
 
 
+# The public encoders: folder name under models/audio_encoders -> the files of its HF repository we read.
 PUBLIC_ENCODERS = {
-    "wav2vec2-base-960h": PublicEncoder(
-        "wav2vec2-base-960h",
-        "facebook/wav2vec2-base-960h",
-        ("config.json", "preprocessor_config.json", "model.safetensors"),
-        "English wav2vec2 (768-d); pytorch_model.bin works in place of model.safetensors",
+    "wav2vec2-base-960h": _hf_files(
+        "facebook/wav2vec2-base-960h", ("config.json", "preprocessor_config.json", "pytorch_model.bin")
     ),
-    "chinese-hubert-base": PublicEncoder(
-        "chinese-hubert-base",
-        "TencentGameMate/chinese-hubert-base",
-        ("config.json", "preprocessor_config.json", "pytorch_model.bin"),
-        "Chinese HuBERT (768-d), the encoder JoyVASA was trained with",
+    "chinese-hubert-base": _hf_files(
+        "TencentGameMate/chinese-hubert-base", ("config.json", "preprocessor_config.json", "pytorch_model.bin")
     ),
 }
 
 
-def missing_encoder_message(name: str, folder: str) -> str:
-    """How to get a public encoder: which files, from where, into which folder."""
-    public = PUBLIC_ENCODERS.get(name)
-    if public is None:
-        return f"audio encoder {name!r} was not found in {folder}"
-    target = os.path.join(folder, public.name)
-    urls = "\n  ".join(public.urls())
-    return (
-        f"audio encoder {name!r} is not installed. Download these files ({public.note}):\n  {urls}\n"
-        f"and put them in the folder {target}{os.sep} (keep the file names)."
+def is_complete_folder(folder: str) -> bool:
+    """An HF folder with config.json and one of the weight files."""
+    return os.path.isfile(os.path.join(folder, "config.json")) and any(
+        os.path.isfile(os.path.join(folder, name)) for name in WEIGHT_FILES
     )
 
 
@@ -201,28 +185,18 @@ def _some(items, n: int = 6) -> str:
 
 
 def read_weights_file(path: str) -> dict[str, torch.Tensor]:
-    """Tensors of a .safetensors or PyTorch (.bin/.pt/.pth, loaded with weights_only=True) file, on the CPU."""
+    """Tensors of a .safetensors or PyTorch (.bin/.pt/.pth, weights_only) file, on the CPU."""
     ext = os.path.splitext(path)[1].lower()
     if ext in (".safetensors", ".sft"):
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(path, device="cpu")
-        except Exception as exc:  # safetensors raises its own error types
-            raise EncoderWeightsError(f"{path} is not a readable safetensors file ({exc})") from exc
-    if ext in (".bin", ".pt", ".pth", ".ckpt"):
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and weights_only errors
-            raise EncoderWeightsError(
-                f"{path} is not a PyTorch weights file holding only tensors ({type(exc).__name__}: {exc})"
-            ) from exc
-        if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
-            data = data["state_dict"]
-        if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-            raise EncoderWeightsError(f"{path} does not hold a state dict of tensors")
-        return dict(data)
-    raise EncoderWeightsError(f"{path}: unsupported weights file type {ext!r} (use .safetensors or .bin)")
+        return read_safetensors(path)[0]
+    if ext not in (".bin", ".pt", ".pth", ".ckpt"):
+        raise EncoderWeightsError(f"{path}: unsupported weights file type {ext!r} (use .safetensors or .bin)")
+    data = read_pickled_checkpoint(path)
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise EncoderWeightsError(f"{path} does not hold a state dict of tensors")
+    return dict(data)
 
 
 def _read_index(folder: str, index_name: str) -> dict[str, torch.Tensor]:

@@ -266,17 +266,17 @@ def load_audio_encoder(
     normalize_input: None -> preprocessor_config.json's ``do_normalize`` when present, else the family
     default. The encoder's ``name`` is the folder or file name.
     """
-    source = read_encoder_source(path)
-    family = None
-    if source.config is None and "hubert" in source.name.lower():
-        family = "hubert"
-    if normalize_input is None and source.preprocessor is not None and "do_normalize" in source.preprocessor:
-        normalize_input = bool(source.preprocessor["do_normalize"])
     try:
+        source = read_encoder_source(path)
+        family = None
+        if source.config is None and "hubert" in source.name.lower():
+            family = "hubert"
+        if normalize_input is None and source.preprocessor is not None and "do_normalize" in source.preprocessor:
+            normalize_input = bool(source.preprocessor["do_normalize"])
         encoder = encoder_from_hf_state_dict(
             source.tensors, source.config, family, normalize_input=normalize_input, name=source.name, dtype=dtype
         )
-    except (EncoderWeightsError, ValueError) as exc:
+    except ValueError as exc:  # CheckpointError, EncoderWeightsError, EncoderConfigError
         raise EncoderWeightsError(f"{os.path.basename(os.path.normpath(path))}: {exc}") from exc
     return encoder.to(device)
 
