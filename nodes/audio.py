@@ -109,7 +109,7 @@ class PlaymateLoadAudioEncoder:
     CATEGORY = "Playmate/loaders"
     DESCRIPTION = (
         "Loads a wav2vec2 / HuBERT speech encoder (Hugging Face layout, strict: every key and shape is "
-        "checked) for Playmate Encode Audio. Missing public encoders are downloaded when there is internet."
+        "checked) for Encode Audio (Playmate). Missing public encoders are downloaded when there is internet."
     )
 
     def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
@@ -137,7 +137,7 @@ class PlaymateEncodeAudio:
         return {
             "required": {
                 "audio": ("AUDIO", {"tooltip": "Speech or singing; any sample rate, mono or stereo, any length."}),
-                "encoder": ("PLAYMATE_AUDIO_ENCODER", {"tooltip": "From Playmate Load Audio Encoder."}),
+                "encoder": ("PLAYMATE_AUDIO_ENCODER", {"tooltip": "From Load Audio Encoder (Playmate)."}),
                 "fps": ("FLOAT", {
                     "default": 25.0, "min": 1.0, "max": 120.0, "step": 0.01,
                     "tooltip": "Video frame rate the features are aligned to; frame count = ceil(duration x fps).",
@@ -172,7 +172,7 @@ class PlaymateEncodeAudio:
 
     def encode(self, audio, encoder, fps=25.0, layer=-1, chunk_seconds=30.0, audio_encoder_output=None):
         if not isinstance(encoder, AudioEncoder):
-            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER from Playmate Load Audio Encoder, "
+            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER from Load Audio Encoder (Playmate), "
                             f"got {type(encoder).__name__}")
         if audio_encoder_output is not None:
             features = features_from_encoder_output(audio_encoder_output, audio, encoder, fps, layer)
