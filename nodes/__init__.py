@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import host, loaders
+from . import host, loaders, portrait
 
-_MODULES = (loaders,)
+_MODULES = (loaders, portrait)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

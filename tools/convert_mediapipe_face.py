@@ -19,6 +19,7 @@ runtime) for --check, which runs each .tflite and our port on the same inputs an
 differences.
 
     python tools/convert_mediapipe_face.py --models /tmp/mp/x/mediapipe/modules [--check IMAGE]
+        [--golden astronaut_512x512.png]   # record TFLite outputs: tests/data/face_tflite_golden.safetensors
 
 How the conversion works: every constant tensor is decoded (float16 -> float32 DEQUANTIZE, CSR
 DENSIFY for the sparse full-range model), the weighted operators (CONV_2D, DEPTHWISE_CONV_2D,
@@ -209,7 +210,7 @@ def convert(source: Source, path: str) -> dict[str, torch.Tensor]:
                 full = f"{name}.{key}"
                 if tuple(expected[full].shape) != array.shape:
                     raise ValueError(f"{full}: shape {tuple(expected[full].shape)} vs {array.shape} ({kind})")
-                state[full] = torch.from_numpy(np.array(array))
+                state[full] = torch.from_numpy(np.array(array, order="C"))
     missing = set(expected) - set(state)
     if missing:
         raise ValueError(f"not filled: {sorted(missing)}")
@@ -246,6 +247,49 @@ def run_checks(models_dir: str, image_path: str) -> None:
                       f"  rel L2 {rel:.3e}")
 
 
+GOLDEN_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data",
+                           "face_tflite_golden.safetensors")
+GOLDEN_TOP = 64
+
+
+def golden_inputs(probe: np.ndarray) -> dict[str, np.ndarray]:
+    """Network inputs [1, S, S, 3] float32 from a 192x192 uint8 RGB probe image: FaceMesh and the
+    full-range detector take all of it, the short-range detector its central 128x128."""
+    full = probe.astype(np.float32) / 255.0
+    return {
+        "short_range": full[32:160, 32:160][None] * 2 - 1,
+        "full_range": full[None] * 2 - 1,
+        "facemesh": full[None],
+    }
+
+
+def write_golden(models_dir: str, image_path: str, box: tuple[int, int, int, int]) -> None:
+    """Record the TFLite runtime's raw outputs on a face probe (the tests compare our port to them)."""
+    from ai_edge_litert.interpreter import Interpreter
+    from PIL import Image
+    from safetensors.numpy import save_file as save_numpy
+
+    photo = Image.open(image_path).convert("RGB")
+    probe = np.asarray(photo.crop(box).resize((192, 192), Image.LANCZOS), np.uint8)
+    tensors = {"probe": probe}
+    for key, array in golden_inputs(probe).items():
+        interpreter = Interpreter(model_path=os.path.join(models_dir, SOURCES[key].relative_path))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], array)
+        interpreter.invoke()
+        outputs = sorted((interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()), key=np.size)
+        if key == "facemesh":
+            tensors["facemesh.presence"], tensors["facemesh.landmarks"] = (o.reshape(-1) for o in outputs)
+        else:
+            scores, boxes = outputs[0].reshape(-1), outputs[1].reshape(-1, 16)
+            top = np.argsort(-scores, kind="stable")[:GOLDEN_TOP].astype(np.int64)
+            tensors.update({f"{key}.scores": scores, f"{key}.top": top, f"{key}.top_boxes": boxes[top]})
+    save_numpy({k: np.ascontiguousarray(v) for k, v in tensors.items()}, GOLDEN_PATH,
+               metadata={"source": f"TFLite runtime (ai-edge-litert) on the mediapipe {MEDIAPIPE_VERSION} models",
+                         "probe": f"{os.path.basename(image_path)} box {box} resized to 192x192"})
+    print(f"golden outputs -> {GOLDEN_PATH}")
+
+
 def sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -261,6 +305,8 @@ def main() -> None:
     parser.add_argument("--models", required=True, help="the wheel's mediapipe/modules folder")
     parser.add_argument("--out", default=WEIGHTS_DIR)
     parser.add_argument("--check", metavar="IMAGE", help="compare with the TFLite runtime on this image")
+    parser.add_argument("--golden", metavar="IMAGE", help="record TFLite outputs on this image for the tests")
+    parser.add_argument("--golden-box", default="130,20,330,220", help="x0,y0,x1,y1 of the probe square")
     args = parser.parse_args()
     for key, source in SOURCES.items():
         path = os.path.join(args.models, source.relative_path)
@@ -282,6 +328,8 @@ def main() -> None:
         print(f"{key}: {len(state)} tensors, {params} parameters -> {out} ({os.path.getsize(out)} bytes)")
     if args.check:
         run_checks(args.models, args.check)
+    if args.golden:
+        write_golden(args.models, args.golden, tuple(int(v) for v in args.golden_box.split(",")))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .geometry import ANTIALIAS_BELOW, apply, shrink, warp, zoom_of
+from .geometry import ANTIALIAS_BELOW, apply, rescale_square, shrink, warp, zoom_of
 
 MASK_EXPONENT = 4.0
 MASK_MARGIN = 0.02
@@ -45,34 +45,58 @@ def _region(crop_to_image: torch.Tensor, size: int, height: int, width: int) -> 
     return x0, y0, x1, y1
 
 
+def _placement(crop_to_image: torch.Tensor, size: int, height: int, width: int):
+    """(crop -> region matrix [1, 3, 3], region bounds) or None when the crop misses the photo."""
+    x0, y0, x1, y1 = _region(crop_to_image, size, height, width)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    shift = torch.tensor([[1.0, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=torch.float64, device=crop_to_image.device)
+    return (shift @ crop_to_image)[None], (x0, y0, x1, y1)
+
+
+def _shrunk_size(crop_to_image: torch.Tensor, size: int) -> int:
+    """Crop side to resample at before warping: below 1.5x shrinking, an antialiased smaller copy."""
+    zoom = zoom_of(crop_to_image)
+    return max(2, round(size * zoom)) if zoom < ANTIALIAS_BELOW else size
+
+
+def photo_mask(crop_to_image: torch.Tensor, size: int, height: int, width: int, feather: float) -> torch.Tensor:
+    """The paste-back mask [H, W] in photo space for a size x size crop (float32)."""
+    crop_to_image = crop_to_image.double()
+    small = _shrunk_size(crop_to_image, size)
+    if small != size:
+        crop_to_image = crop_to_image @ torch.linalg.inv(rescale_square(torch.eye(3, dtype=torch.float64), size, small))
+    mask = torch.zeros(height, width, device=crop_to_image.device)
+    placement = _placement(crop_to_image, small, height, width)
+    if placement is not None:
+        to_region, (x0, y0, x1, y1) = placement
+        soft = crop_mask(small, feather, crop_to_image.device)[None, None]
+        mask[y0:y1, x0:x1] = warp(soft, to_region, y1 - y0, x1 - x0)[0, 0].clamp(0, 1)
+    return mask
+
+
 def paste(rendered: torch.Tensor, image: torch.Tensor, crop_to_image: torch.Tensor,
           feather: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Blend crops into one photo.
 
     rendered [N, 3, S, S] in crop space (S any size; crop_to_image [3, 3] maps its pixels to the
     photo), image [H, W, 3] -> (frames [N, H, W, 3], mask [H, W]) on rendered's device, float32.
+    Renders shrunk by more than 1.5x are first resized with an antialiasing filter.
     """
     device = rendered.device
     height, width = image.shape[:2]
     crop_to_image = crop_to_image.double().to(device)
-    zoom = zoom_of(crop_to_image)
-    if zoom < ANTIALIAS_BELOW:
-        small = max(2, round(rendered.shape[-1] * zoom))
-        rendered, to_small = shrink(rendered.float(), small, small)
+    mask = photo_mask(crop_to_image, rendered.shape[-1], height, width, feather)
+    small = _shrunk_size(crop_to_image, rendered.shape[-1])
+    rendered = rendered.float()
+    if small != rendered.shape[-1]:
+        rendered, to_small = shrink(rendered, small, small)
         crop_to_image = crop_to_image @ torch.linalg.inv(to_small)
-    size = rendered.shape[-1]
-    base = image.to(device=device, dtype=torch.float32)
-    frames = base.expand(rendered.shape[0], -1, -1, -1).clone()
-    mask = torch.zeros(height, width, device=device)
-    x0, y0, x1, y1 = _region(crop_to_image, size, height, width)
-    if x1 <= x0 or y1 <= y0:
-        return frames, mask
-    shift = torch.tensor([[1.0, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=torch.float64, device=device)
-    to_region = (shift @ crop_to_image)[None]
-    region_h, region_w = y1 - y0, x1 - x0
-    soft = warp(crop_mask(size, feather, device)[None, None], to_region, region_h, region_w)[0, 0].clamp(0, 1)
-    warped = warp(rendered.float(), to_region.expand(rendered.shape[0], 3, 3), region_h, region_w)
-    original = frames[:, y0:y1, x0:x1, :]
-    frames[:, y0:y1, x0:x1, :] = torch.lerp(original, warped.permute(0, 2, 3, 1).clamp(0, 1), soft[None, :, :, None])
-    mask[y0:y1, x0:x1] = soft
+    frames = image.to(device=device, dtype=torch.float32).expand(rendered.shape[0], -1, -1, -1).clone()
+    placement = _placement(crop_to_image, small, height, width)
+    if placement is not None:
+        to_region, (x0, y0, x1, y1) = placement
+        warped = warp(rendered, to_region.expand(rendered.shape[0], 3, 3), y1 - y0, x1 - x0)
+        soft = mask[y0:y1, x0:x1][None, :, :, None]
+        frames[:, y0:y1, x0:x1, :] = torch.lerp(frames[:, y0:y1, x0:x1, :], warped.permute(0, 2, 3, 1).clamp(0, 1), soft)
     return frames, mask

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -92,16 +93,22 @@ def as_rgb_images(images: torch.Tensor, name: str = "image") -> torch.Tensor:
 
 
 def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int = 0,
-                   config: CropConfig = CropConfig(), min_face_side: int = MIN_FACE_SIDE) -> Portrait:
+                   config: CropConfig = CropConfig(), min_face_side: int = MIN_FACE_SIDE,
+                   progress: Callable[[int, int], None] | None = None, chunk_size: int = 16) -> Portrait:
     """Detect, pick and crop one face per photo.
 
     images [B, H, W, 3]; face_index 0 picks the largest face, i the (i+1)-th largest. Raises
     ValueError naming the photo when it has no face, too few faces or too small a face.
+    progress(done, total) is called after each chunk of photos (it may raise to cancel).
     """
     images = as_rgb_images(images)
     if face_index < 0:
         raise ValueError(f"face_index must be >= 0 (0 = largest face), got {face_index}")
-    faces = detector.detect(images)
+    faces = []
+    for start in range(0, images.shape[0], chunk_size):
+        faces += detector.detect(images[start:start + chunk_size])
+        if progress is not None:
+            progress(len(faces), images.shape[0])
     batch = images.shape[0]
     where = (lambda b: "the image") if batch == 1 else (lambda b: f"image {b} of the batch")
     chosen, boxes, scores = [], [], []
