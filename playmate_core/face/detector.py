@@ -80,7 +80,7 @@ class MediaPipeFaceDetector(FaceDetector):
             self._networks[key] = load_network(config, self.device)
         return self._networks[key]
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def detect(self, images: torch.Tensor) -> list[DetectedFaces]:
         results: list[DetectedFaces] = []
         for start in range(0, images.shape[0], self.chunk_size):
@@ -96,7 +96,8 @@ class MediaPipeFaceDetector(FaceDetector):
             if not todo:
                 break
             config = BlazeFaceConfig.short_range() if variant == "short_range" else BlazeFaceConfig.full_range()
-            for i, detection in zip(todo, self.detect_boxes(images[todo], config)):
+            subset = images if len(todo) == images.shape[0] else images[todo]
+            for i, detection in zip(todo, self.detect_boxes(subset, config)):
                 found[i] = detection
         return self._add_landmarks(images, found)
 
