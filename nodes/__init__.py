@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import audio, host, loaders
+from . import audio, host, loaders, portrait
 
-_MODULES = (loaders, audio)
+_MODULES = (loaders, portrait, audio)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
