@@ -148,8 +148,8 @@ class PlaymateEncodeAudio:
                 }),
                 "chunk_seconds": ("FLOAT", {
                     "default": 30.0, "min": 0.0, "max": 600.0, "step": 1.0,
-                    "tooltip": "Long audio is encoded in chunks of this length with 5 s of overlap on each side, "
-                               "so memory stays flat; 0 = the whole clip at once.",
+                    "tooltip": "Long audio is encoded in chunks of this length, each with 5 s of context on each side and "
+                               "cross-faded at the seams, so memory stays flat; 0 = the whole clip at once.",
                 }),
             },
             "optional": {
