@@ -10,6 +10,10 @@ from playmate_core.motion.plot import plot_motion
 from playmate_core.motion.samplers import SAMPLERS
 
 from . import host
+from .loaders import DEVICES, PRECISIONS, resolve_precision
+from .model_cache import ModelCache, file_identity
+
+_models = ModelCache()
 
 CATEGORY = "Playmate/motion"
 
@@ -27,8 +31,8 @@ class PlaymateLoadMotionModel:
     def INPUT_TYPES(cls):
         return {"required": {
             "model_name": (host.list_model_files("playmate"), {"tooltip": "Motion-model file in models/playmate."}),
-            "device": (["auto", "cpu", "cuda", "mps"], {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
-            "precision": (list(motion_checkpoint.PRECISIONS), {"default": "fp32", "tooltip": "Weight precision. The model is small: fp32 is the safe choice; bf16 is faster on recent CPUs and GPUs."}),
+            "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
+            "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
         }}
 
@@ -36,7 +40,12 @@ class PlaymateLoadMotionModel:
         path = host.resolve_model_path("playmate", model_name)
         if path is None:
             raise FileNotFoundError(f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}")
-        model = motion_checkpoint.load_motion_model(path, host.torch_device(device), precision, joyvasa_positional_encoding)
+        target = host.torch_device(device)
+        dtype = resolve_precision(precision, target)
+        key = (file_identity([path]), str(target), str(dtype), joyvasa_positional_encoding)
+        model = _models.get_or_load(
+            key, lambda: motion_checkpoint.load_motion_model(path, target, dtype, joyvasa_positional_encoding)
+        )
         return (model,)
 
 

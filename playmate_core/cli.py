@@ -1,34 +1,77 @@
-"""``python -m playmate_core <command>``: commands register from their modules.
+"""``python -m playmate_core <command>``: the library's command line.
 
-Each entry of COMMANDS maps a name to (help, add_arguments(parser), run(args) -> int).
+Each command is a (help, add_arguments, run) triple registered in COMMANDS by the module that
+owns it; ``run(args) -> int`` returns the exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import sys
+from typing import Callable, NamedTuple
 
-# command name -> module that defines HELP, add_arguments(parser) and run(args)
-COMMAND_MODULES = {
-    "convert-joyvasa": "playmate_core.motion.convert",
+import torch
+
+
+class Command(NamedTuple):
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _convert_liveportrait_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="a folder with a LivePortrait set (official .pth or Kijai .safetensors), or one of its files")
+    parser.add_argument("out", help="output .safetensors path (all five networks, config in the metadata)")
+    parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="weight precision to store")
+
+
+def _convert_liveportrait(args: argparse.Namespace) -> int:
+    from .checkpoint.io import DTYPES
+    from .implicit.checkpoints import convert_renderer
+    from .implicit.renderer import load_renderer
+
+    files = convert_renderer(args.source, args.out, DTYPES[args.dtype])
+    load_renderer(args.out)  # proves the written file loads strictly
+    print(f"wrote {args.out} from the {files.layout} layout ({args.dtype})")
+    return 0
+
+
+def _convert_joyvasa_args(parser: argparse.ArgumentParser) -> None:
+    from .motion.convert import add_arguments
+
+    add_arguments(parser)
+
+
+def _convert_joyvasa(args: argparse.Namespace) -> int:
+    from .motion.convert import run
+
+    return run(args)
+
+
+COMMANDS: dict[str, Command] = {
+    "convert-liveportrait": Command(
+        "convert a LivePortrait set to one Playmate safetensors file", _convert_liveportrait_args, _convert_liveportrait
+    ),
+    "convert-joyvasa": Command(
+        "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
+        _convert_joyvasa_args, _convert_joyvasa,
+    ),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m playmate_core", description="ComfyUI-Playmate tools")
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, module_name in COMMAND_MODULES.items():
-        module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+    parser = argparse.ArgumentParser(prog="python -m playmate_core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, command in COMMANDS.items():
+        command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    torch.set_grad_enabled(False)
     try:
-        return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
+        return COMMANDS[args.command].run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2

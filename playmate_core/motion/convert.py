@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import os
 
-from safetensors.torch import save_file
-
+from ..checkpoint.io import write_safetensors
 from .checkpoint import save_motion_model
 from .joyvasa_release import find_template, model_from_release
 from .models.joyvasa import POSITIONAL_ENCODINGS
 
-HELP = "convert JoyVASA's motion_generator_hubert_chinese.pt (+ motion_template.pkl) to a safetensors motion model"
 
 # chinese-hubert-base's architecture (HF HubertConfig fields); the layer count is read from the weights.
 HUBERT_BASE_CONFIG = {
@@ -41,7 +39,7 @@ def hubert_config(hubert_state: dict) -> dict:
 
 def run(args) -> int:
     template = args.template or find_template(args.checkpoint)
-    model, hubert, release_args = model_from_release(args.checkpoint, template, args.positional_encoding,
+    model, hubert, release_args = model_from_release(args.checkpoint, None, template, args.positional_encoding,
                                                      keep_audio_encoder=bool(args.audio_out))
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "joyvasa_motion.safetensors")
     save_motion_model(model, out, source=os.path.basename(args.checkpoint), template=os.path.basename(template),
@@ -50,8 +48,8 @@ def run(args) -> int:
     if args.audio_out:
         if not hubert:
             raise ValueError(f"{os.path.basename(args.checkpoint)} holds no embedded audio encoder")
-        tensors = {k: v.detach().contiguous() for k, v in hubert.items()}
-        save_file(tensors, args.audio_out, metadata={"format": "pt", "family": "hubert", "name": "joyvasa-hubert",
-                                                     "config": json.dumps(hubert_config(hubert))})
+        tensors = {k: v.detach() for k, v in hubert.items()}
+        write_safetensors(args.audio_out, tensors, {"format": "pt", "family": "hubert", "name": "joyvasa-hubert",
+                                                    "config": hubert_config(hubert)})
         print(f"wrote {args.audio_out}: HuBERT, {len(tensors)} tensors")
     return 0

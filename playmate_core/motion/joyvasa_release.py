@@ -18,8 +18,8 @@ import pathlib
 import pickle
 
 import numpy as np
-import torch
 
+from ..checkpoint.io import CheckpointError, load_strict, read_pickled_checkpoint
 from .models.joyvasa import JoyVASAConfig, JoyVASAMotionModel
 from .normalization import TemplateNormalizer
 
@@ -34,28 +34,28 @@ TEMPLATE_POSE_PARTS = ("scale", "t", "pitch", "yaw", "roll")
 TEMPLATE_FILE = "motion_template.pkl"
 
 
-def _allowed_globals():
+def release_globals():
+    """The only globals a released generator's pickle may name (read with weights_only=True)."""
     return [argparse.Namespace, (pathlib.PurePosixPath, "pathlib.PosixPath"),
             (pathlib.PureWindowsPath, "pathlib.WindowsPath")]
 
 
+def is_release_checkpoint(data) -> bool:
+    return (isinstance(data, dict) and "args" in data and isinstance(data.get("model"), dict)
+            and any(str(k).startswith("denoising_net.") for k in data["model"]))
+
+
 def read_release_checkpoint(path: str) -> dict:
     """{'args': dict, 'model': state_dict, 'iter': int} without running arbitrary pickle code."""
-    try:
-        with torch.serialization.safe_globals(_allowed_globals()):
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{os.path.basename(path)} holds objects a motion-generator file never needs, so it was not "
-                         f"loaded (safe loading refuses arbitrary pickled code): {str(err).splitlines()[0]}") from err
-    if not isinstance(data, dict) or "model" not in data or "args" not in data:
-        raise ValueError(f"{os.path.basename(path)} is not a JoyVASA motion generator (expected a dict with 'args' and 'model')")
-    args = data["args"]
-    args = dict(vars(args)) if isinstance(args, argparse.Namespace) else dict(args)
-    return {"args": args, "model": data["model"], "iter": data.get("iter")}
+    data = read_pickled_checkpoint(path, release_globals())
+    if not is_release_checkpoint(data):
+        raise CheckpointError(f"{path}: not a JoyVASA motion generator (expected 'args' and a 'model' state dict "
+                              "with denoising_net.* keys)")
+    return data
 
 
-def is_release_state_dict(state_dict) -> bool:
-    return isinstance(state_dict, dict) and any(str(k).startswith("denoising_net.") for k in state_dict)
+def _args_dict(args) -> dict:
+    return dict(vars(args)) if isinstance(args, argparse.Namespace) else dict(args)
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -143,27 +143,25 @@ def config_from_release(args: dict, generator: dict, positional_encoding: str = 
     )
 
 
-def model_from_release(checkpoint_path: str, template_path: str | None = None, positional_encoding: str = "released",
-                       keep_audio_encoder: bool = False):
-    """Released files -> (JoyVASAMotionModel on CPU in float32, HuBERT state dict or None, args)."""
-    data = read_release_checkpoint(checkpoint_path)
-    if not is_release_state_dict(data["model"]):
-        raise ValueError(f"{os.path.basename(checkpoint_path)} is not a JoyVASA motion generator")
+def model_from_release(checkpoint_path: str, data: dict | None = None, template_path: str | None = None,
+                       positional_encoding: str = "released", keep_audio_encoder: bool = False):
+    """Released files -> (JoyVASAMotionModel on CPU in float32, HuBERT state dict or None, args dict).
+    data: the already-read checkpoint (read_release_checkpoint), to avoid reading it twice."""
+    data = data if data is not None else read_release_checkpoint(checkpoint_path)
     template = read_template(template_path or find_template(checkpoint_path))
-    model, hubert = model_from_release_state(data["args"], data["model"], template, positional_encoding, checkpoint_path)
-    return model, (hubert if keep_audio_encoder else None), data["args"]
+    args = _args_dict(data["args"])
+    model, hubert = model_from_release_state(args, data["model"], template, positional_encoding, checkpoint_path)
+    return model, (hubert if keep_audio_encoder else None), args
 
 
 def model_from_release_state(args: dict, state_dict: dict, template: dict, positional_encoding: str = "released",
                              name: str = "checkpoint"):
     """A released state dict + template -> (JoyVASAMotionModel, HuBERT state dict)."""
-    from .checkpoint import load_strict  # the strict loader with file-naming errors
-
     generator, hubert = split_audio_encoder(state_dict)
     config = config_from_release(args, generator, positional_encoding)
     model = JoyVASAMotionModel(config, normalizer_from_template(template))
     tensors = dict(generator)
     tensors.update({f"normalizer.{k}": v for k, v in model.normalizer.state_dict().items()})
-    load_strict(model, tensors, name)
+    load_strict(model, tensors, name, "JoyVASA motion model")
     model.check_buffers()
     return model.eval(), hubert

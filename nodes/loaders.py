@@ -1,0 +1,87 @@
+"""Model loader nodes."""
+
+from __future__ import annotations
+
+import torch
+
+from playmate_core.checkpoint.io import DTYPES
+from playmate_core.download import DownloadError, download_file, missing_files_message
+from playmate_core.implicit.checkpoints import NETWORKS, RendererFiles
+from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES
+from playmate_core.implicit.renderer import load_renderer
+
+from . import host
+from .model_cache import ModelCache, file_identity
+
+PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+_renderers = ModelCache()
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """'auto': fp16 on CUDA, fp32 elsewhere (CPU users may pick bf16: see README for its accuracy)."""
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    return DTYPES[precision]
+
+
+def _liveportrait_choices() -> list[str]:
+    files = host.list_model_files("liveportrait")
+    defaults = [remote.name for remote in LIVEPORTRAIT_FILES.values()]
+    return sorted(set(files) | set(defaults))
+
+
+def _fetch_missing(missing: dict[str, str]) -> None:
+    """Download the public files that are absent (only their published names can be fetched)."""
+    folder = host.default_model_folder("liveportrait")
+    remotes = [LIVEPORTRAIT_FILES[n] for n, rel in missing.items() if rel == LIVEPORTRAIT_FILES[n].name]
+    unknown = [rel for n, rel in missing.items() if rel != LIVEPORTRAIT_FILES[n].name]
+    if unknown:
+        raise FileNotFoundError(f"LivePortrait file(s) not found in any models/liveportrait folder: {', '.join(unknown)}")
+    try:
+        for remote in remotes:
+            download_file(remote, folder, progress=host.Progress(remote.size or 1))
+    except DownloadError as err:
+        raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
+
+
+class PlaymateLoadLivePortrait:
+    """Loads the five LivePortrait networks (the renderer of the 3D implicit keypoint space)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        choices = _liveportrait_choices()
+        slot = "LivePortrait {} file from models/liveportrait: Kijai's .safetensors, the official .pth, or a Playmate renderer file (which holds all five)."
+        inputs = {
+            name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
+        }
+        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
+        inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
+        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
+        return {"required": inputs}
+
+    RETURN_TYPES = ("PLAYMATE_RENDERER",)
+    RETURN_NAMES = ("renderer",)
+    FUNCTION = "load"
+    CATEGORY = "Playmate/loaders"
+    DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
+
+    def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
+             stitching_retargeting_module, precision, device, channels_last):
+        chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
+                                     stitching_retargeting_module)))
+        missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
+        if missing:
+            _fetch_missing(missing)
+        paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
+        target = host.torch_device(device)
+        dtype = resolve_precision(precision, target)
+        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last))
+        renderer = _renderers.get_or_load(
+            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last))
+        )
+        return (renderer,)
+
+
+NODE_CLASS_MAPPINGS = {"PlaymateLoadLivePortrait": PlaymateLoadLivePortrait}
+NODE_DISPLAY_NAME_MAPPINGS = {"PlaymateLoadLivePortrait": "Load LivePortrait (Playmate)"}

@@ -1,0 +1,1 @@
+"""Safe checkpoint reading and writing shared by every model family."""
