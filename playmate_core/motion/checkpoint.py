@@ -105,7 +105,12 @@ def _load_pickled(path: str, positional_encoding: str) -> MotionModel:
 
 
 def to_precision(model: MotionModel, device, dtype: torch.dtype) -> MotionModel:
-    """Move to device and dtype; the motion statistics stay float32 (bf16 would round a scale of 1.55 by 0.3%)."""
+    """Move to device and dtype; statistics and schedule buffers stay exact float32 (bf16 would round a
+    scale of 1.55 to 1.547)."""
+    keep = {name: {k: v.detach().clone().float() for k, v in getattr(model, name).state_dict().items()}
+            for name in model.float32_modules}
     model.to(device=device, dtype=dtype)
-    model.normalizer.float()
+    for name, state in keep.items():
+        module = getattr(model, name).float()
+        module.load_state_dict(state)
     return model

@@ -1,4 +1,4 @@
-"""Motion curves as a picture (Pillow only): mouth openness, head angles and translation over time."""
+"""Motion curves as a picture (Pillow only): mouth openness, head angles, translation and scale over time."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ MOUTH_OPEN_INDEX = 19 * 3 + 1
 PANELS = (
     ("mouth openness (exp kp19 y)", ((MOUTH_OPEN_INDEX, "mouth", (220, 60, 60)),)),
     ("head angles (degrees)", ((67, "pitch", (60, 120, 220)), (68, "yaw", (40, 170, 90)), (69, "roll", (200, 140, 40)))),
-    ("translation and scale", ((64, "tx", (60, 120, 220)), (65, "ty", (40, 170, 90)), (63, "scale - 1", (150, 80, 200)))),
+    ("translation", ((64, "tx", (60, 120, 220)), (65, "ty", (40, 170, 90)))),
+    ("scale", ((63, "scale", (150, 80, 200)),)),
 )
 BACKGROUND, AXIS, GRID, TEXT = (255, 255, 255), (40, 40, 40), (225, 225, 225), (20, 20, 20)
 
@@ -50,7 +51,7 @@ def _panel(draw, font, box, title, series, seconds):
 
 
 def plot_motion(motion: torch.Tensor, fps: float, width: int = 1024, height: int = 768) -> torch.Tensor:
-    """motion [N, 70] -> IMAGE [1, height, width, 3] float 0..1 with three panels over time (seconds)."""
+    """motion [N, 70] -> IMAGE [1, height, width, 3] float 0..1 with four panels over time (seconds)."""
     if motion.ndim != 2 or motion.shape[1] != 70:
         raise ValueError(f"plot_motion expects one motion sequence [N, 70], got {tuple(motion.shape)}")
     if width < 320 or height < 240:
@@ -68,7 +69,6 @@ def plot_motion(motion: torch.Tensor, fps: float, width: int = 1024, height: int
         top = margin_top + i * (panel_h + gap)
         series = []
         for index, name, colour in entries:
-            v = data[:, index] - (1.0 if name == "scale - 1" else 0.0)
-            series.append((name, v, colour))
+            series.append((name, data[:, index], colour))
         _panel(draw, font, (margin_left, top, width - margin_right, top + panel_h), title, series, seconds)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).unsqueeze(0)
