@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import host, loaders, motion
+from . import audio, host, loaders, motion, portrait
 
-_MODULES = (loaders, motion)
+_MODULES = (loaders, portrait, audio, motion)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

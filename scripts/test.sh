@@ -7,7 +7,7 @@
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k parity -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV="${PLAYMATE_TEST_VENV:-$HOME/.cache/comfyui-playmate/test-venv}"
+VENV="${PLAYMATE_TEST_VENV:-${HOME:-/tmp}/.cache/comfyui-playmate/test-venv}"
 TORCH_PIN="torch==2.11.0"
 TORCHAUDIO_PIN="torchaudio==2.11.0"
 

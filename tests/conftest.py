@@ -24,8 +24,7 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pack():
+def import_pack():
     """The pack imported as a package from its folder, as ComfyUI's load_custom_node does."""
     name = "comfyui_playmate_under_test"
     if name in sys.modules:
@@ -37,6 +36,11 @@ def pack():
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def pack():
+    return import_pack()
 
 
 @pytest.fixture

@@ -24,16 +24,16 @@ def synthetic_clip(frames: int, g: torch.Generator):
     """Audio features and the normalised motion they drive.
 
     energy: a random smooth positive curve (sum of 3 sinusoids of 0.4-2.5 Hz at 25 fps); feature 0 carries it with
-    noise, the other features are distractors. Target motion: the mouth coordinate = standardised energy; yaw = a slow
-    sine (0.2 Hz, random phase, independent of the audio); everything else small noise (std 0.05).
+    noise, the other features are distractors (std 0.3). Target motion: the mouth coordinate = standardised energy;
+    yaw = a slow sine (0.2 Hz, random phase, independent of the audio); everything else at the neutral value 0.
     """
     t = torch.arange(frames) / 25.0
     freqs = 0.4 + 2.1 * torch.rand(3, generator=g)
     phases = 2 * math.pi * torch.rand(3, generator=g)
     energy = sum(torch.sin(2 * math.pi * f * t + p) for f, p in zip(freqs, phases)) / 1.5
-    audio = torch.randn(frames, AUDIO_DIM, generator=g)
+    audio = 0.3 * torch.randn(frames, AUDIO_DIM, generator=g)
     audio[:, 0] = energy + 0.05 * torch.randn(frames, generator=g)
-    motion = 0.05 * torch.randn(frames, 70, generator=g)
+    motion = torch.zeros(frames, 70)
     motion[:, MOUTH_OPEN_INDEX] = energy
     motion[:, YAW] = torch.sin(2 * math.pi * 0.2 * t + 2 * math.pi * torch.rand(1, generator=g))
     return audio, motion, energy

@@ -40,6 +40,13 @@ def check_crops(crops: torch.Tensor, name: str = "crops") -> None:
         raise ValueError(f"{name}: values must lie in [0, 1] (got {lo:.3f} .. {hi:.3f}); divide 8-bit images by 255")
 
 
+def _to_channels_last_2d(net: nn.Module) -> None:
+    """Channels-last layout for the 4-D (2D conv) weights; 3-D conv weights keep theirs."""
+    for param in net.parameters():
+        if param.ndim == 4:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+
+
 class LivePortraitRenderer:
     def __init__(self, networks: dict[str, nn.Module], cfg: RendererConfig, dtype: torch.dtype = torch.float32,
                  channels_last: bool = False):
@@ -56,7 +63,7 @@ class LivePortraitRenderer:
         for net in (self.appearance_extractor, self.motion_extractor, self.warping, self.decoder):
             net.to(dtype)
             if channels_last:
-                net.to(memory_format=torch.channels_last)
+                _to_channels_last_2d(net)
 
     @property
     def device(self) -> torch.device:
@@ -110,9 +117,9 @@ class LivePortraitRenderer:
 
     def _warp(self, appearance: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.warping(
-            appearance.to(self.device, self.dtype),
-            kp_source=kp_source.to(self.device, self.dtype),
-            kp_driving=kp_driving.to(self.device, self.dtype),
+            appearance.to(self.device),
+            kp_source=kp_source.to(self.device, torch.float32),
+            kp_driving=kp_driving.to(self.device, torch.float32),
         )
 
     @torch.inference_mode()

@@ -42,7 +42,9 @@ class DownBlock3d(nn.Module):
         self.norm = nn.BatchNorm3d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool3d(F.relu(self.norm(self.conv(x))), (1, 2, 2))
+        x = F.relu(self.norm(self.conv(x)))
+        b, c, d, h, w = x.shape  # a (1, 2, 2) pool is a 2x2 pool of each depth slice (CPU bf16 has no avg_pool3d)
+        return F.avg_pool2d(x.reshape(b, c * d, h, w), 2).view(b, c, d, h // 2, w // 2)
 
 
 class UpBlock3d(nn.Module):

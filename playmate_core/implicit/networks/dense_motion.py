@@ -3,6 +3,10 @@
 Coordinates are normalised volume coordinates with last axis (x, y, z) over (W, H, D). The
 identity grid is corner-aligned (2 i / (n - 1) - 1) while grid_sample uses
 align_corners=False, exactly as LivePortrait does (so an identity warp is not the identity).
+
+Geometry (grids, Gaussians, sampling, the softmax mask and the deformation) is always float32:
+in bfloat16 a grid step of 2/63 would be resolved to a quarter of a voxel. The convolutions
+run in the network's dtype.
 """
 
 from __future__ import annotations
@@ -79,7 +83,9 @@ class DenseMotionNetwork(nn.Module):
         occlusion_map [B, 1, H, W], mask [B, K+1, D, H, W]."""
         b, _, d, h, w = feature.shape
         k = self.num_kp
-        feature = F.relu(self.norm(self.compress(feature)))
+        dtype = self.mask.weight.dtype
+        kp_driving, kp_source = kp_driving.float(), kp_source.float()
+        feature = F.relu(self.norm(self.compress(feature.to(dtype)))).float()
         grid = coordinate_grid(d, h, w, feature)
         # backward warps: background (identity) first, then identity - kp_driving + kp_source per keypoint
         to_source = grid[None, None] - kp_driving[:, :, None, None, None, :] + kp_source[:, :, None, None, None, :]
@@ -91,8 +97,8 @@ class DenseMotionNetwork(nn.Module):
         heat = keypoint_gaussians(kp_driving, grid) - keypoint_gaussians(kp_source, grid)
         heat = torch.cat([torch.zeros_like(heat[:, :1]), heat], dim=1)
         inputs = torch.cat([heat[:, :, None], deformed], dim=2).view(b, (k + 1) * (c + 1), d, h, w)
-        prediction = self.hourglass(inputs)
-        mask = torch.softmax(self.mask(prediction), dim=1)
+        prediction = self.hourglass(inputs.to(dtype))
+        mask = torch.softmax(self.mask(prediction).float(), dim=1)
         deformation = (motions * mask[..., None]).sum(dim=1)
-        occlusion = torch.sigmoid(self.occlusion(prediction.reshape(b, -1, h, w)))
+        occlusion = torch.sigmoid(self.occlusion(prediction.reshape(b, -1, h, w)).float())
         return {"deformation": deformation, "occlusion_map": occlusion, "mask": mask}

@@ -23,9 +23,11 @@ class WarpingNetwork(nn.Module):
         self.fourth = nn.Conv2d(cfg.out_channels, cfg.out_channels, 1)
 
     def forward(self, feature: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Returns 'out' [B, out_channels, H, W], 'occlusion_map', 'deformation', 'mask'."""
+        """Returns 'out' [B, out_channels, H, W] in the network dtype, and float32 'occlusion_map',
+        'deformation' and 'mask'. The volume is sampled in float32 (see dense_motion)."""
+        dtype = self.fourth.weight.dtype
         dense = self.dense_motion_network(feature, kp_driving=kp_driving, kp_source=kp_source)
-        warped = F.grid_sample(feature, dense["deformation"], align_corners=False)
+        warped = F.grid_sample(feature.float(), dense["deformation"], align_corners=False)
         b, c, d, h, w = warped.shape
-        out = self.fourth(self.third(warped.view(b, c * d, h, w)))
-        return dict(dense, out=out * dense["occlusion_map"])
+        out = self.fourth(self.third(warped.view(b, c * d, h, w).to(dtype)))
+        return dict(dense, out=out * dense["occlusion_map"].to(dtype))

@@ -1,0 +1,139 @@
+"""Renderer speed and memory: warp + decode per frame, motion / appearance extraction per image.
+
+Full-size LivePortrait networks (random weights: speed does not depend on the values). Each
+configuration runs in a fresh subprocess so its peak RSS is its own. Prints a table.
+
+    python benchmarks/render_bench.py                  # CPU: fp32, bf16, bf16 + channels-last
+    python benchmarks/render_bench.py --device cuda    # GPU: fp32, fp16, bf16 (+ channels-last)
+    python benchmarks/render_bench.py --batches 1 4 8 --repeat 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(fn, device, repeat):
+    fn()  # warm-up (allocator, kernel selection)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / repeat
+
+
+def run_one(device_name: str, precision: str, channels_last: bool, batch: int, repeat: int) -> dict:
+    import torch
+
+    from playmate_core.implicit.config import RendererConfig
+    from playmate_core.implicit.renderer import LivePortraitRenderer, build_networks
+
+    torch.manual_seed(0)
+    device = torch.device(device_name)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    cfg = RendererConfig.official()
+    renderer = LivePortraitRenderer(build_networks(cfg), cfg, dtype=dtype, channels_last=channels_last).to(device)
+    crops = torch.rand(batch, 3, 256, 256, device=device)
+    source = renderer.extract_source(crops)
+    x_s = source.keypoints()
+    x_d = renderer.stitch(x_s, x_s + 0.01 * torch.randn_like(x_s))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    render = _timed(lambda: renderer.render(source.appearance, x_s, x_d), device, repeat)
+    appearance = _timed(lambda: renderer.extract_appearance(crops), device, repeat)
+    motion = _timed(lambda: renderer.extract_motion(crops), device, repeat)
+    return {
+        "device": device_name,
+        "precision": precision + (" + channels_last" if channels_last else ""),
+        "batch": batch,
+        "render_s_per_frame": render / batch,
+        "appearance_s_per_image": appearance / batch,
+        "motion_s_per_image": motion / batch,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_gpu_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
+    }
+
+
+def accuracy_vs_fp32(precision: str, channels_last: bool) -> float | None:
+    """rel L2 of a full frame against float32, with the golden fixture's trained-like weights
+    written in Kijai's layout and loaded through the public loader."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from safetensors.torch import load_file
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from lp_weights import golden_official_states, write_kijai_layout
+    from playmate_core.implicit.renderer import load_renderer
+
+    fixture = Path(ROOT).parent / "shared" / "fixtures" / "liveportrait"
+    if not fixture.exists():
+        return None
+    golden = load_file(str(fixture / "golden.safetensors"))
+    inputs = (golden["appearance.f_s"], golden["derived.x_s"], golden["e2e.x_d_final"])
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_kijai_layout(golden_official_states(fixture), Path(tmp))
+        reference = load_renderer(str(folder)).render(*inputs)
+        lowered = load_renderer(str(folder), dtype=dtype, channels_last=channels_last).render(*inputs)
+    return float((lowered - reference).norm() / reference.norm())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--precisions", nargs="+", default=None, help="e.g. fp32 bf16 bf16+cl")
+    parser.add_argument("--accuracy", action="store_true", help="also measure frame accuracy vs fp32 (golden weights)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        precision, cl, batch = args.one.split(",")
+        print(json.dumps(run_one(args.device, precision, cl == "1", int(batch), args.repeat)))
+        return
+    default = ["fp32", "bf16", "bf16+cl"] if args.device == "cpu" else ["fp32", "fp16", "fp16+cl", "bf16"]
+    rows = []
+    for spec in args.precisions or default:
+        precision, cl = spec.split("+")[0], spec.endswith("+cl")
+        for batch in args.batches:
+            cmd = [sys.executable, __file__, "--device", args.device, "--repeat", str(args.repeat),
+                   "--one", f"{precision},{int(cl)},{batch}"]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            if args.accuracy and batch == args.batches[0] and precision != "fp32":
+                row["rel_l2_vs_fp32"] = accuracy_vs_fp32(precision, cl)
+            rows.append(row)
+            print(_format(row), flush=True)
+
+
+def _format(row: dict) -> str:
+    gpu = f" | gpu peak {row['peak_gpu_gib']:.2f} GiB" if row["peak_gpu_gib"] is not None else ""
+    acc = f" | frame rel L2 vs fp32 {row['rel_l2_vs_fp32']:.1e}" if row.get("rel_l2_vs_fp32") is not None else ""
+    return (
+        f"{row['device']:5s} | {row['precision']:22s} | batch {row['batch']:2d} | warp+decode {row['render_s_per_frame'] * 1000:9.1f} ms/frame"
+        f" | appearance {row['appearance_s_per_image'] * 1000:7.1f} ms | motion {row['motion_s_per_image'] * 1000:7.1f} ms"
+        f" | peak RSS {row['peak_rss_gib']:.2f} GiB{gpu}{acc}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Portrait nodes: find and crop the face (Load Portrait), lift it into the implicit space (Extract Keypoints)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from playmate_core.face.crop import CropConfig
+from playmate_core.face.detector import MediaPipeFaceDetector
+from playmate_core.face.paste import photo_mask
+from playmate_core.face.portrait import Portrait, load_portraits
+
+from . import host
+
+DETECTORS = list(MediaPipeFaceDetector.MODELS)
+MASK_FEATHER = 0.1
+SOURCE_CHUNK = 8
+_detectors: dict[tuple[str, str], MediaPipeFaceDetector] = {}
+
+
+def _detector(model: str) -> MediaPipeFaceDetector:
+    device = host.torch_device("auto")
+    key = (model, str(device))
+    if key not in _detectors:
+        _detectors[key] = MediaPipeFaceDetector(model, device)
+    return _detectors[key]
+
+
+class PlaymateLoadPortrait:
+    """Finds one face per image and crops it the way LivePortrait's networks expect."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "The portrait photo(s). A batch gives a batch of portraits (one face each). RGBA drops its alpha; grayscale becomes RGB. Sides from 64 to 4096 px."}),
+                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face when there are several, by size: 0 = the largest, 1 = the second largest, ..."}),
+                "crop_scale": ("FLOAT", {"default": 2.3, "min": 1.5, "max": 4.0, "step": 0.05, "tooltip": "Crop side / face size (LivePortrait: 2.3). Larger shows more hair and shoulders with a smaller face."}),
+                "offset_x": ("FLOAT", {"default": 0.0, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the eye line, in crop sides (> 0: to the right in an upright photo)."}),
+                "offset_y": ("FLOAT", {"default": -0.125, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the face axis, in crop sides (< 0: up, more forehead; LivePortrait: -0.125)."}),
+                "rotate": ("BOOLEAN", {"default": True, "tooltip": "Level the eye line in the crop (LivePortrait's default). Off keeps the photo's orientation."}),
+                "detector": (DETECTORS, {"default": "auto", "tooltip": "auto: the short-range face detector, then the full-range one where it finds nothing. short_range finds faces down to ~13% of the image side, full_range down to ~7%."}),
+            }
+        }
+
+    RETURN_TYPES = ("PLAYMATE_PORTRAIT", "IMAGE", "MASK")
+    RETURN_NAMES = ("portrait", "crop", "face_mask")
+    FUNCTION = "load"
+    CATEGORY = "Playmate"
+    DESCRIPTION = (
+        "Detect the face (offline BlazeFace + FaceMesh, bundled Apache-2.0 weights), crop it to 256x256 the "
+        "LivePortrait way and remember how to paste renders back. Outputs the crop the networks see and the "
+        "feathered paste-back mask in photo space."
+    )
+
+    def load(self, image, face_index, crop_scale, offset_x, offset_y, rotate, detector):
+        config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y), rotate=bool(rotate))
+        total = int(image.shape[0]) if isinstance(image, torch.Tensor) and image.dim() == 4 else 1
+        portrait = load_portraits(image, _detector(detector), int(face_index), config, progress=host.Progress(total))
+        height, width = portrait.images.shape[1:3]
+        to_image = portrait.crop_to_image(config.size)
+        mask = torch.stack([photo_mask(m, config.size, height, width, MASK_FEATHER) for m in to_image])
+        crop = portrait.crops.permute(0, 2, 3, 1).contiguous()
+        return (portrait, crop, mask.cpu())
+
+
+class PlaymateExtractKeypoints:
+    """Runs LivePortrait's appearance and motion extractors on the portrait crops."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "renderer": ("PLAYMATE_RENDERER", {"tooltip": "The LivePortrait networks (Load LivePortrait)."}),
+                "portrait": ("PLAYMATE_PORTRAIT", {"tooltip": "The cropped portrait(s) from Load Portrait."}),
+            }
+        }
+
+    RETURN_TYPES = ("PLAYMATE_SOURCE",)
+    RETURN_NAMES = ("source",)
+    FUNCTION = "extract"
+    CATEGORY = "Playmate"
+    DESCRIPTION = (
+        "Lift the portrait into LivePortrait's 3D implicit space: appearance volume, canonical keypoints, the "
+        "70-d source motion (expression, scale, translation, head pose) and the eye/lip openness ratios."
+    )
+
+    def extract(self, renderer, portrait):
+        if not isinstance(portrait, Portrait):
+            raise TypeError(f"portrait must come from Load Portrait (PLAYMATE_PORTRAIT), got {type(portrait).__name__}")
+        progress = host.Progress(portrait.batch_size)
+        parts = []
+        for start in range(0, portrait.batch_size, SOURCE_CHUNK):
+            host.throw_if_interrupted()
+            parts.append(renderer.extract_source(portrait.crops[start:start + SOURCE_CHUNK]))
+            progress(min(start + SOURCE_CHUNK, portrait.batch_size), portrait.batch_size)
+        device = parts[0].motion.device
+        source = dataclasses.replace(
+            parts[0],
+            appearance=torch.cat([p.appearance for p in parts]),
+            kp_canonical=torch.cat([p.kp_canonical for p in parts]),
+            motion=torch.cat([p.motion for p in parts]),
+            eye_ratio=portrait.eye_ratio.to(device, torch.float32),
+            lip_ratio=portrait.lip_ratio.to(device, torch.float32),
+        )
+        return (source,)
+
+
+NODE_CLASS_MAPPINGS = {
+    "PlaymateLoadPortrait": PlaymateLoadPortrait,
+    "PlaymateExtractKeypoints": PlaymateExtractKeypoints,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "PlaymateLoadPortrait": "Load Portrait (Playmate)",
+    "PlaymateExtractKeypoints": "Extract Keypoints (Playmate)",
+}

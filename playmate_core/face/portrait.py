@@ -1,0 +1,166 @@
+"""The PLAYMATE_PORTRAIT payload: photos in, aligned 256x256 face crops out, and the way back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .crop import CropConfig, crop_matrix, crop_to_image, network_crops
+from .detector import FaceDetector
+from .geometry import apply, rescale_square
+from .landmarks import LandmarkLayout, eye_ratio, lip_ratio
+from .paste import paste
+
+MIN_IMAGE_SIDE = 64
+MAX_IMAGE_SIDE = 4096
+MIN_FACE_SIDE = 32
+
+
+@dataclass(frozen=True)
+class Portrait:
+    """One face per photo, cropped the LivePortrait way (all tensors on the CPU).
+
+    images:        [B, H, W, 3] the photos as given (RGB, float 0..1; never modified)
+    crops:         [B, 3, 256, 256] aligned crops for the networks (RGB, float 0..1)
+    image_to_crop: [B, 3, 3] float64, photo pixels -> pixels of the config.size (512) crop
+    landmarks:     [B, N, 3] the chosen face's landmarks in photo pixels (x, y, depth)
+    landmarks_crop:[B, N, 2] the same in pixels of the 256 crops
+    boxes:         [B, 4] detector box (x0, y0, x1, y1) in photo pixels; scores [B]
+    face_counts:   faces found in each photo
+    eye_ratio:     [B, 2] eye openness (image-left eye, image-right eye); lip_ratio [B, 1]
+    """
+
+    images: torch.Tensor
+    crops: torch.Tensor
+    image_to_crop: torch.Tensor
+    landmarks: torch.Tensor
+    landmarks_crop: torch.Tensor
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    face_counts: tuple[int, ...]
+    eye_ratio: torch.Tensor
+    lip_ratio: torch.Tensor
+    layout: LandmarkLayout
+    config: CropConfig
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.crops.shape[0])
+
+    def crop_to_image(self, size: int) -> torch.Tensor:
+        """[B, 3, 3] from the pixels of a size x size render (512 or 256) to photo pixels."""
+        return crop_to_image(self.image_to_crop, self.config, size)
+
+
+def as_rgb_images(images: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """Validate a ComfyUI IMAGE and return it as [B, H, W, 3] float32 in [0, 1].
+
+    A single [H, W, C] image gets a batch axis; RGBA drops its alpha; grayscale (1 channel) is
+    repeated to RGB; uint8 is divided by 255. Sizes outside 64..4096 px per side are refused.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"{name} must be an IMAGE tensor [B, H, W, 3], got {type(images).__name__}")
+    if images.dim() == 3:
+        images = images[None]
+    if images.dim() != 4:
+        raise ValueError(f"{name} must be an IMAGE tensor [B, H, W, C], got shape {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch")
+    channels = images.shape[-1]
+    if channels == 4:
+        images = images[..., :3]
+    elif channels == 1:
+        images = images.expand(-1, -1, -1, 3)
+    elif channels != 3:
+        raise ValueError(f"{name} must have 1 (gray), 3 (RGB) or 4 (RGBA) channels last, got shape {tuple(images.shape)}")
+    if images.dtype == torch.uint8:
+        images = images.float() / 255
+    elif not images.is_floating_point():
+        raise ValueError(f"{name} must be float in [0, 1] (or uint8), got {images.dtype}")
+    height, width = images.shape[1:3]
+    if min(height, width) < MIN_IMAGE_SIDE:
+        raise ValueError(f"{name} is {width}x{height} px; a portrait needs at least {MIN_IMAGE_SIDE} px per side")
+    if max(height, width) > MAX_IMAGE_SIDE:
+        raise ValueError(
+            f"{name} is {width}x{height} px; the largest supported side is {MAX_IMAGE_SIDE} px: "
+            "downscale it first (e.g. with the core 'Upscale Image' node)"
+        )
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return images.float()
+
+
+def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int = 0,
+                   config: CropConfig = CropConfig(), min_face_side: int = MIN_FACE_SIDE,
+                   progress: Callable[[int, int], None] | None = None, chunk_size: int = 16) -> Portrait:
+    """Detect, pick and crop one face per photo.
+
+    images [B, H, W, 3]; face_index 0 picks the largest face, i the (i+1)-th largest. Raises
+    ValueError naming the photo when it has no face, too few faces or too small a face.
+    progress(done, total) is called after each chunk of photos (it may raise to cancel).
+    """
+    images = as_rgb_images(images)
+    if face_index < 0:
+        raise ValueError(f"face_index must be >= 0 (0 = largest face), got {face_index}")
+    faces = []
+    for start in range(0, images.shape[0], chunk_size):
+        faces += detector.detect(images[start:start + chunk_size])
+        if progress is not None:
+            progress(len(faces), images.shape[0])
+    batch = images.shape[0]
+    where = (lambda b: "the image") if batch == 1 else (lambda b: f"image {b} of the batch")
+    chosen, boxes, scores = [], [], []
+    for b, found in enumerate(faces):
+        if found.count == 0:
+            raise ValueError(f"no face found in {where(b)}: use a photo with a visible, roughly frontal face")
+        if face_index >= found.count:
+            raise ValueError(
+                f"face_index {face_index} asks for face {face_index + 1} by size, but {where(b)} has only "
+                f"{found.count} face(s); 0 is the largest"
+            )
+        box = found.boxes[face_index]
+        side = float(min(box[2] - box[0], box[3] - box[1]))
+        if side < min_face_side:
+            raise ValueError(
+                f"the face in {where(b)} is only {side:.0f} px wide; at least {min_face_side} px are needed: "
+                "use a larger or closer photo"
+            )
+        chosen.append(found.landmarks[face_index])
+        boxes.append(box)
+        scores.append(found.scores[face_index])
+    landmarks = torch.stack(chosen).float()
+    layout = detector.layout
+    image_to_crop = crop_matrix(landmarks, layout, config)
+    crops = network_crops(images.permute(0, 3, 1, 2), image_to_crop, config)
+    to_network = rescale_square(image_to_crop, config.size, config.network_size)
+    return Portrait(
+        images=images,
+        crops=crops.cpu(),
+        image_to_crop=image_to_crop.cpu(),
+        landmarks=landmarks,
+        landmarks_crop=apply(to_network, landmarks[..., :2].double()).float(),
+        boxes=torch.stack(boxes),
+        scores=torch.stack(scores),
+        face_counts=tuple(f.count for f in faces),
+        eye_ratio=eye_ratio(landmarks, layout),
+        lip_ratio=lip_ratio(landmarks, layout),
+        layout=layout,
+        config=config,
+    )
+
+
+def paste_back(rendered: torch.Tensor, portrait: Portrait, index: int = 0,
+               feather: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paste renders of one portrait's crop into its photo.
+
+    rendered [N, 3, S, S] (S = 512 from the decoder, or 256) -> (frames [N, H, W, 3], mask [H, W]),
+    on rendered's device. Photo pixels where the mask is 0 are exactly the original.
+    """
+    if rendered.dim() != 4 or rendered.shape[1] != 3 or rendered.shape[2] != rendered.shape[3]:
+        raise ValueError(f"rendered must be [N, 3, S, S], got shape {tuple(rendered.shape)}")
+    if not 0 <= index < portrait.batch_size:
+        raise ValueError(f"portrait index {index} is out of range for {portrait.batch_size} portrait(s)")
+    matrix = portrait.crop_to_image(rendered.shape[-1])[index]
+    return paste(rendered, portrait.images[index], matrix, feather)
