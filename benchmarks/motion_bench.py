@@ -89,6 +89,7 @@ def main() -> int:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--durations", type=float, nargs="+", default=[10.0, 60.0])
+    parser.add_argument("--models", nargs="+", default=["playmate-base", "joyvasa"], help="which models to run")
     parser.add_argument("--case-model", help=argparse.SUPPRESS)
     parser.add_argument("--case-emotion", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--case-sampler", help=argparse.SUPPRESS)
@@ -99,9 +100,12 @@ def main() -> int:
         print(json.dumps(run_case(args)))
         return 0
     print(f"motion sampling, {args.device} {args.precision}, {args.threads} threads; RTF = sampling time / audio duration")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (other processes share these cores)")
     print(f"| model | params (M) | guidance | sampler, steps | audio (s) | time (s) | RTF | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|---|")
     for model, emotion, sampler, steps in CASES:
+        if model not in args.models:
+            continue
         for seconds in args.durations:
             cmd = [sys.executable, __file__, "--device", args.device, "--precision", args.precision,
                    "--threads", str(args.threads), "--case-model", model, "--case-emotion", str(int(emotion)),
