@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import audio, host, loaders, portrait
+from . import audio, host, loaders, motion, portrait
 
-_MODULES = (loaders, portrait, audio)
+_MODULES = (loaders, portrait, audio, motion)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
