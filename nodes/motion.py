@@ -18,6 +18,10 @@ _models = ModelCache()
 CATEGORY = "Playmate/motion"
 
 
+JOYVASA_PUBLIC_NAME = "motion_generator_hubert_chinese.pt"
+JOYVASA_URL = "https://huggingface.co/jdh-algo/JoyVASA/resolve/main"
+
+
 class PlaymateLoadMotionModel:
     DESCRIPTION = ("Loads a stage-1 motion model from models/playmate: a Playmate .safetensors (trained with this pack) "
                    "or JoyVASA's released motion_generator_hubert_chinese.pt (with motion_template.pkl beside it) or its "
@@ -30,7 +34,8 @@ class PlaymateLoadMotionModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model_name": (host.list_model_files("playmate"), {"tooltip": "Motion-model file in models/playmate."}),
+            "model_name": (sorted(set(host.list_model_files("playmate")) | {JOYVASA_PUBLIC_NAME}),
+                           {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
             "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
@@ -39,7 +44,12 @@ class PlaymateLoadMotionModel:
     def load(self, model_name, device, precision, joyvasa_positional_encoding):
         path = host.resolve_model_path("playmate", model_name)
         if path is None:
-            raise FileNotFoundError(f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}")
+            raise FileNotFoundError(
+                f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}. JoyVASA's public "
+                f"generator: download {JOYVASA_URL}/motion_generator/{JOYVASA_PUBLIC_NAME} and "
+                f"{JOYVASA_URL}/motion_template/motion_template.pkl into that folder. Playmate's own models come "
+                "from training with this pack (none are published)."
+            )
         target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
         key = (file_identity([path]), str(target), str(dtype), joyvasa_positional_encoding)

@@ -69,9 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    torch.set_grad_enabled(False)
     try:
-        return COMMANDS[args.command].run(args)
+        with torch.inference_mode():
+            return COMMANDS[args.command].run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
