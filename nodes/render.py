@@ -127,7 +127,7 @@ class PlaymateRenderVideo:
         options, compositor, job = _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, eye_open,
                                             lip_retargeting, lip_open, paste_back, feather)
         compositor.check_rows(source.batch_size)
-        height, width = compositor.common_size([src for src, _ in job.pairs])
+        height, width = compositor.size()
         path, subfolder, name = host.save_file_path(filename_prefix, "mp4", width, height)
         result = render_video(renderer, source, motion, options, compositor, path, audio=audio, crf=int(crf),
                               metadata=_workflow_metadata(prompt, extra_pnginfo), progress=host.Progress(job.total_frames))

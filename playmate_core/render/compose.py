@@ -35,6 +35,14 @@ class Compositor:
         self.crop_size = crop_size
         if portrait is not None and not 0.0 <= self.feather <= 0.9:
             raise ValueError(f"feather must be between 0 and 0.9, got {feather}")
+        if portrait is None:
+            self._size = even_size(crop_size, crop_size)
+        else:
+            height, width = (int(v) for v in portrait.images.shape[1:3])
+            self._size = even_size(height, width)
+            if self._size != (height, width):
+                log.info("Playmate: the %dx%d photo is rendered at %dx%d (H.264 needs even sides)", width, height,
+                         self._size[1], self._size[0])
 
     def check_rows(self, rows: int) -> None:
         """The portrait batch must hold a photo for every source row."""
@@ -44,33 +52,14 @@ class Compositor:
                 "portrait the source was extracted from"
             )
 
-    def size(self, row: int) -> tuple[int, int]:
-        """Even (height, width) of the output frames of source row `row`."""
-        if self.portrait is None:
-            return even_size(self.crop_size, self.crop_size)
-        height, width = self.portrait.images.shape[1:3]
-        return even_size(int(height), int(width))
+    def size(self) -> tuple[int, int]:
+        """Even (height, width) of the output frames (a portrait batch shares one photo size)."""
+        return self._size
 
     def __call__(self, row: int, renders: torch.Tensor) -> torch.Tensor:
-        height, width = self.size(row)
+        height, width = self._size
         if self.portrait is None:
             frames = renders.permute(0, 2, 3, 1)
         else:
             frames, _ = paste_back(renders, self.portrait, row, self.feather)
         return frames[:, :height, :width].clamp(0, 1).float().cpu()
-
-    def common_size(self, rows: list[int]) -> tuple[int, int]:
-        """One frame size for clips played one after another; different photo sizes cannot share a video."""
-        sizes = {self.size(r) for r in rows}
-        if len(sizes) != 1:
-            listed = ", ".join(f"{w}x{h}" for h, w in sorted(sizes))
-            raise ValueError(
-                f"the portraits have different sizes ({listed}) and cannot share one clip: render them separately, "
-                "resize the photos to one size, or turn paste_back off"
-            )
-        size = sizes.pop()
-        if self.portrait is not None:
-            height, width = self.portrait.images.shape[1:3]
-            if (int(height), int(width)) != size:
-                log.info("Playmate: %dx%d photo rendered at %dx%d (H.264 needs even sides)", width, height, size[1], size[0])
-        return size

@@ -25,7 +25,7 @@ def render_images(renderer, source: SourceFeatures, motion: MotionSequence, opti
     """All frames as one IMAGE [clips * N, H, W, 3] float32 on the CPU (clips in plan_job order)."""
     job = plan_job(source, motion)
     compositor.check_rows(source.batch_size)
-    height, width = compositor.common_size([src for src, _ in job.pairs])
+    height, width = compositor.size()
     images = torch.empty(job.total_frames, height, width, 3)
     filled = 0
     for row, renders in render_chunks(renderer, source, motion, options, progress):
@@ -54,7 +54,7 @@ def render_video(renderer, source: SourceFeatures, motion: MotionSequence, optio
     the frames) muxed as AAC. Nothing appears at `path` unless the whole clip was written."""
     job = plan_job(source, motion)
     compositor.check_rows(source.batch_size)
-    height, width = compositor.common_size([src for src, _ in job.pairs])
+    height, width = compositor.size()
     check_writable(path)
     fitted = fit_audio(audio, job.num_frames, job.fps, repeats=len(job.pairs)) if audio is not None else None
     with VideoWriter(path, job.fps, width, height, audio=fitted, crf=crf, metadata=metadata) as writer:
