@@ -68,7 +68,9 @@ def estimate_pose(chunks: Iterable[FrameChunk], detector: FaceDetector, renderer
     measures = concat_measures(parts)
     rate = video_fps or _rate_from_times(measures.times)
     video_pose, _ = relative_pose(measures)
+    reference = int(measures.found.nonzero()[0])
     video_pose = smooth(video_pose, smoothing, rate)
+    video_pose = video_pose - video_pose[reference]  # relative to the (smoothed) first face again
     values = resample(video_pose, measures.times, fps, 1 / rate)
     values = fit_length(values, num_frames or values.shape[0], policy)
     return PoseEstimate(PoseSequence(values.float(), relative=True, fps=float(fps)), video_pose, measures.times,

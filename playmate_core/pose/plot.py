@@ -26,7 +26,7 @@ def plot_pose(estimate: PoseEstimate, width: int = 960, height: int = 540) -> to
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default()
     draw.text((64, 8), estimate.summary().splitlines()[-1], fill=INK, font=font)
-    top, gap, left, right = 30, 34, 64, width - 14
+    top, gap, left, right = 44, 48, 64, width - 14
     box_h = (height - top - gap * len(CURVES)) / len(CURVES)
     missing = estimate.video_times[~estimate.found].double().numpy()
     for i, (title, series) in enumerate(CURVES):
@@ -45,11 +45,11 @@ def plot_pose(estimate: PoseEstimate, width: int = 960, height: int = 540) -> to
             draw.text((left - 6, y), f"{hi - (hi - lo) * k / 4:.3g}", fill=INK, font=font, anchor="rm")
             draw.text((to_x(span * k / 4), y1 + 4), f"{span * k / 4:.2f} s", fill=INK, font=font, anchor="ma")
         draw.rectangle([left, y0, right, y1], outline=FRAME)
-        draw.text((left + 6, y0 + 4), title, fill=INK, font=font)
+        draw.text((left, y0 - 14), title, fill=INK, font=font)
         x = left + (right - left) * seconds / span
         for n, (column, name, colour) in enumerate(series):
             y = y1 - box_h * (values[:, column] - lo) / (hi - lo)
             if len(x) > 1:
                 draw.line(list(zip(x.tolist(), y.tolist())), fill=colour, width=2)
-            draw.text((right - 60 * (len(series) - n), y0 + 4), name, fill=colour, font=font)
+            draw.text((right - 60 * (len(series) - n), y0 - 14), name, fill=colour, font=font)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).unsqueeze(0)
