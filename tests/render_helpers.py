@@ -1,15 +1,35 @@
-"""Shared pieces of the render / video / pose tests: a tiny renderer, a source and motion to drive it."""
+"""Shared pieces of the render / video / pose tests: a tiny renderer, a source and motion to drive it.
+
+Test modules import the `renderer` / `source` fixtures from here (one instance per module).
+"""
 
 from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from lp_weights import write_tiny_kijai_set
+from playmate_core.implicit.renderer import load_renderer
 from playmate_core.implicit.source import SourceFeatures
 from playmate_core.motion.sequence import MotionSequence
 
 FPS = 25.0
+# Render Frames' widgets (Render Video adds filename_prefix and crf)
+RENDER_WIDGETS = dict(batch_size=2, stitching=True, eye_retargeting=False, eye_open=0.3, lip_retargeting=False,
+                      lip_open=0.0, paste_back=False, feather=0.1)
+
+
+@pytest.fixture(scope="module")
+def renderer(tmp_path_factory):
+    """The tiny LivePortrait renderer (seeded random weights, written and loaded as public files)."""
+    return load_renderer(str(write_tiny_kijai_set(tmp_path_factory.mktemp("tiny_lp"))))
+
+
+@pytest.fixture(scope="module")
+def source(renderer):
+    return make_source(renderer)
 
 
 def make_source(renderer, batch: int = 1, seed: int = 0) -> SourceFeatures:

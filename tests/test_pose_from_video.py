@@ -16,22 +16,16 @@ import pytest
 import torch
 
 from conftest import shared_path
-from lp_weights import write_tiny_kijai_set
 from playmate_core.audio.features import AudioFeatures
 from playmate_core.face.detector import MediaPipeFaceDetector
-from playmate_core.implicit.renderer import load_renderer
 from playmate_core.motion.conditions import PoseSequence
 from playmate_core.pose.frames import video_chunks
 from playmate_core.pose.measure import measure_chunk
 from playmate_core.pose.relative import crop_normaliser
+from render_helpers import renderer  # noqa: F401
 
 VIDEO = ("media", "video", "driving_astronaut_3s_25fps_512.mp4")
 WIDGETS = dict(detector="auto", smoothing=0.0, length_policy="loop", fps=25.0, images_fps=25.0)
-
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory):
-    return load_renderer(str(write_tiny_kijai_set(tmp_path_factory.mktemp("tiny_lp"))))
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +110,19 @@ def test_audio_features_set_rate_and_length_and_stop_decoding_early(node, render
     video_rate = full_run[0].values[:14].double().numpy()
     expected = np.stack([np.interp(np.arange(15) / 30, np.arange(14) / 25, video_rate[:, c]) for c in range(6)], 1)
     np.testing.assert_allclose(pose.values.numpy(), expected, atol=1e-4)
+
+
+def test_a_host_video_is_read_from_its_stream_source(node, renderer, full_run):
+    """The host's VIDEO hands out a path or a BytesIO (get_stream_source); both are decoded streamed."""
+    import io
+
+    class HostVideo:  # the part of comfy_api's VideoInput the node uses
+        def get_stream_source(self):
+            return io.BytesIO(shared_path(*VIDEO).read_bytes())
+
+    features = AudioFeatures(torch.zeros(1, 5, 8), fps=25.0, num_frames=5, duration_s=0.2, encoder="test")
+    pose, _, _ = node.estimate(renderer, **WIDGETS, video=HostVideo(), audio_features=features)
+    torch.testing.assert_close(pose.values, full_run[0].values[:5], atol=1e-4, rtol=0)
 
 
 def test_a_short_video_is_looped_to_the_audio_and_smoothing_keeps_the_first_frame_at_zero(node, renderer):

@@ -5,27 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lp_weights import write_tiny_kijai_set
 from playmate_core.implicit.keypoints import keypoints_from_motion
-from playmate_core.implicit.renderer import load_renderer
 from playmate_core.implicit.source import SourceFeatures
 from playmate_core.motion.sequence import MotionSequence
 from playmate_core.render import RenderOptions, driving_keypoints, render_chunks
 from playmate_core.render.frames import OUT_OF_MEMORY
-from render_helpers import FPS, make_source, nodding_motion, sine_audio
-
-WIDGETS = dict(batch_size=2, stitching=True, eye_retargeting=False, eye_open=0.3, lip_retargeting=False, lip_open=0.0,
-               paste_back=False, feather=0.1)
-
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory):
-    return load_renderer(str(write_tiny_kijai_set(tmp_path_factory.mktemp("tiny_lp"))))
-
-
-@pytest.fixture(scope="module")
-def source(renderer):
-    return make_source(renderer)
+from render_helpers import FPS, RENDER_WIDGETS as WIDGETS, nodding_motion, renderer, sine_audio, source  # noqa: F401
 
 
 @pytest.fixture(scope="module")

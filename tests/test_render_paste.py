@@ -8,21 +8,13 @@ import av
 import pytest
 import torch
 
-from lp_weights import write_tiny_kijai_set
 from playmate_core.face.paste import photo_mask
 from playmate_core.face.portrait import load_portraits
-from playmate_core.implicit.renderer import load_renderer
 from playmate_core.implicit.source import SourceFeatures
 from portrait_photos import ASTRONAUT, detector, photo
-from render_helpers import nodding_motion, sine_audio
+from render_helpers import RENDER_WIDGETS, nodding_motion, renderer, sine_audio  # noqa: F401
 
-WIDGETS = dict(batch_size=2, stitching=True, eye_retargeting=True, eye_open=0.3, lip_retargeting=True, lip_open=0.0,
-               paste_back=True, feather=0.2)
-
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory):
-    return load_renderer(str(write_tiny_kijai_set(tmp_path_factory.mktemp("tiny_lp"))))
+WIDGETS = dict(RENDER_WIDGETS, eye_retargeting=True, lip_retargeting=True, paste_back=True, feather=0.2)
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from lp_weights import write_tiny_kijai_set
-from playmate_core.implicit.renderer import load_renderer
 from playmate_core.render import VideoWriter
 from playmate_core.render.video import temporary_path
-from render_helpers import FPS, make_source, nodding_motion, sine_audio
+from render_helpers import FPS, RENDER_WIDGETS, nodding_motion, renderer, sine_audio, source  # noqa: F401
 
-WIDGETS = dict(batch_size=2, stitching=True, eye_retargeting=False, eye_open=0.3, lip_retargeting=False, lip_open=0.0,
-               paste_back=False, feather=0.1, filename_prefix="Playmate/talking_head", crf=18)
+WIDGETS = dict(RENDER_WIDGETS, filename_prefix="Playmate/talking_head", crf=18)
 
 
 def decode(path: str) -> dict:
@@ -124,16 +121,6 @@ def test_wrong_frame_size_and_empty_video(tmp_path):
 
 
 # --- the Render Video node ---------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def renderer(tmp_path_factory):
-    return load_renderer(str(write_tiny_kijai_set(tmp_path_factory.mktemp("tiny_lp"))))
-
-
-@pytest.fixture(scope="module")
-def source(renderer):
-    return make_source(renderer)
-
 
 def test_render_video_node_writes_a_synced_mp4(pack, models_dir, renderer, source):
     node = pack.NODE_CLASS_MAPPINGS["PlaymateRenderVideo"]()
