@@ -102,12 +102,12 @@ def test_out_of_memory_chunks_are_retried_in_halves(renderer, source):
                 raise OUT_OF_MEMORY("out of memory")
             return renderer.render(appearance, x_s, x_d)
 
-    motion = nodding_motion(source, 3)
-    chunks = [f for _, f in render_chunks(SmallMemory(), source, motion, RenderOptions(batch_size=3, stitching=False))]
-    assert [c.shape[0] for c in chunks] == [1, 1, 1]
-    x_s = source.keypoints().expand(3, -1, -1)
-    x_d = keypoints_from_motion(source.kp_canonical.expand(3, -1, -1), motion.motion[0])
-    reference = renderer.render(source.appearance.expand(3, -1, -1, -1, -1), x_s, x_d)
+    motion = nodding_motion(source, 2)
+    chunks = [f for _, f in render_chunks(SmallMemory(), source, motion, RenderOptions(batch_size=2, stitching=False))]
+    assert [c.shape[0] for c in chunks] == [1, 1]
+    x_s = source.keypoints().expand(2, -1, -1)
+    x_d = keypoints_from_motion(source.kp_canonical.expand(2, -1, -1), motion.motion[0])
+    reference = renderer.render(source.appearance.expand(2, -1, -1, -1, -1), x_s, x_d)
     torch.testing.assert_close(torch.cat(chunks), reference, atol=1e-5, rtol=1e-4)
 
 

@@ -18,7 +18,7 @@ import torch
 
 from .soundtrack import check_audio, samples_for_frames
 
-VIDEO_CODEC = "libx264"
+VIDEO_ENCODERS = ("libx264", "h264")  # x264 first (crf / preset apply to it); "h264" is FFmpeg's default H.264 encoder
 AUDIO_CODEC = "aac"
 # sample rates the AAC encoder takes; other rates are resampled to 48 kHz by the encoder
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
@@ -43,6 +43,17 @@ def check_writable(path: str) -> None:
         )
     if os.path.isdir(path):
         raise IsADirectoryError(f"the output path {path} is a folder; choose another filename_prefix")
+
+
+def h264_encoder() -> str:
+    """The H.264 encoder this PyAV build offers."""
+    for name in VIDEO_ENCODERS:
+        try:
+            av.Codec(name, "w")
+        except (ValueError, av.FFmpegError):  # PyAV raises UnknownCodecError (a ValueError) for missing encoders
+            continue
+        return name
+    raise RuntimeError("this PyAV build has no H.264 encoder: install the PyPI wheel (pip install av), which includes libx264")
 
 
 def to_rgb24(frames: torch.Tensor) -> np.ndarray:
@@ -88,7 +99,9 @@ class VideoWriter:
             for key, value in (metadata or {}).items():
                 self._container.metadata[key] = value if isinstance(value, str) else json.dumps(value)
             rate = Fraction(round(self.fps * 1000), 1000)
-            self._video = self._container.add_stream(VIDEO_CODEC, rate=rate, options={"crf": str(int(crf)), "preset": preset})
+            encoder = h264_encoder()
+            options = {"crf": str(int(crf)), "preset": preset} if encoder == "libx264" else {}
+            self._video = self._container.add_stream(encoder, rate=rate, options=options)
             self._video.width, self._video.height, self._video.pix_fmt = self.width, self.height, "yuv420p"
             if audio is not None:
                 self._open_audio(audio)
