@@ -127,6 +127,7 @@ def test_one_portrait_with_two_motion_takes_renders_both_in_a_row(node, renderer
         (dict(motion="rows"), "the source has 2 portraits but the motion has 3 rows"),
         (dict(motion="empty"), "motion has no frames"),
         (dict(motion="shape"), "motion must be [B, N, 70]"),
+        (dict(motion="nan"), "motion contains NaN"),
         (dict(paste_back=True), "no portrait is connected"),
         (dict(eye_retargeting=True, source="no_ratios"), "eye retargeting needs the source portrait's eye openness"),
         (dict(lip_retargeting=True, source="no_ratios"), "lip retargeting needs the source portrait's lip openness"),
@@ -141,6 +142,7 @@ def test_bad_inputs_get_clear_errors(node, renderer, source, change, message):
         "rows": MotionSequence(torch.zeros(3, 2, 70), FPS),
         "empty": MotionSequence(torch.zeros(1, 0, 70), FPS),
         "shape": MotionSequence(torch.zeros(1, 2, 63), FPS),
+        "nan": MotionSequence(torch.full((1, 2, 70), float("nan")), FPS),
     }
     sources = {"no_ratios": SourceFeatures(source.appearance, source.kp_canonical, source.motion), "not_a_source": {}}
     args = dict(WIDGETS, renderer=renderer, source=two if change.get("motion") == "rows" else source,
