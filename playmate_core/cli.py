@@ -36,9 +36,25 @@ def _convert_liveportrait(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_joyvasa_args(parser: argparse.ArgumentParser) -> None:
+    from .motion.convert import add_arguments
+
+    add_arguments(parser)
+
+
+def _convert_joyvasa(args: argparse.Namespace) -> int:
+    from .motion.convert import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, Command] = {
     "convert-liveportrait": Command(
         "convert a LivePortrait set to one Playmate safetensors file", _convert_liveportrait_args, _convert_liveportrait
+    ),
+    "convert-joyvasa": Command(
+        "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
+        _convert_joyvasa_args, _convert_joyvasa,
     ),
 }
 

@@ -123,11 +123,11 @@ def test_crop_mask_is_feathered_and_zero_at_the_border():
 def test_large_photo_gives_the_same_crop_as_the_small_one(astronaut):
     """The 2048 px photo is the 512 px one upscaled 4x: same face, same crop (antialiased path)."""
     big = load_portraits(photo(ASTRONAUT_2048), detector())
-    assert float((big.landmarks_crop - astronaut.landmarks_crop).norm(dim=-1).mean()) < 1.5
+    assert float((big.landmarks_crop - astronaut.landmarks_crop).norm(dim=-1).mean()) < 1.5  # 256-crop pixels
     big_to_small = torch.tensor([[0.25, 0, -0.375], [0, 0.25, -0.375], [0, 0, 1]], dtype=torch.float64)
     same_window = sample_crops(big.images.permute(0, 3, 1, 2), astronaut.image_to_crop @ big_to_small, 512)
     small = sample_crops(astronaut.images.permute(0, 3, 1, 2), astronaut.image_to_crop, 512)
-    assert float((same_window - small).abs().mean()) < 0.015
+    assert float((same_window - small).abs().mean()) < 0.01
 
 
 def test_openness_ratios_follow_their_definition():

@@ -74,7 +74,7 @@ def sample_crops(images: torch.Tensor, image_to_crop: torch.Tensor, size: int) -
     crops = []
     height, width = images.shape[-2:]
     for b in range(images.shape[0]):
-        matrix = image_to_crop[b].to(images.device)
+        matrix = image_to_crop[b].double().cpu()
         source = images[b:b + 1]
         zoom = zoom_of(matrix)
         if zoom < ANTIALIAS_BELOW:

@@ -106,7 +106,7 @@ class MediaPipeFaceDetector(FaceDetector):
         height, width = images.shape[-2:]
         matrix, side, corner = letterbox(height, width, config.input_size)
         size = config.input_size
-        batch = warp(images, matrix.to(images.device).expand(images.shape[0], 3, 3), size, size) * 2 - 1
+        batch = warp(images, matrix.expand(images.shape[0], 3, 3), size, size) * 2 - 1
         regressors, logits = self._network(config, config.variant)(batch)
         anchors = anchor_centers(config.anchors, size).to(images.device)
         boxes, keypoints, scores = decode_detections(regressors, logits, anchors, config.coord_scale, config.score_clip)
@@ -123,36 +123,37 @@ class MediaPipeFaceDetector(FaceDetector):
         owners = [b for b, (boxes, _, _) in enumerate(found) for _ in range(boxes.shape[0])]
         if not owners:
             return [self._empty() for _ in found]
-        boxes = torch.cat([f[0] for f in found])
-        keypoints = torch.cat([f[1] for f in found])
-        scores = torch.cat([f[2] for f in found])
-        center = (boxes[:, :2] + boxes[:, 2:]) / 2
-        side = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values * config.roi_scale
+        boxes = torch.cat([f[0] for f in found]).cpu()
+        keypoints = torch.cat([f[1] for f in found]).cpu().double()
+        scores = torch.cat([f[2] for f in found]).cpu()
+        center = (boxes[:, :2] + boxes[:, 2:]).double() / 2
+        side = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values.double() * config.roi_scale
         eye_line = keypoints[:, 1] - keypoints[:, 0]
         angle = torch.atan2(eye_line[:, 1], eye_line[:, 0])
         size = config.input_size
-        to_roi = similarity(size / side.double(), angle.double(), center.double(), size)
+        to_roi = similarity(size / side, angle, center, size)
         rois = torch.cat([
             warp(images[b:b + 1].expand(int(count), -1, -1, -1), to_roi[owner_mask], size, size, padding="border")
-            for b, count, owner_mask in self._groups(owners, images.device)
+            for b, count, owner_mask in self._groups(owners)
         ])
         points, presence_logit = self._network(config, "facemesh")(rois)
-        xy = apply(torch.linalg.inv(to_roi).float(), points[..., :2])
+        points = points.cpu().double()
+        xy = apply(torch.linalg.inv(to_roi), points[..., :2])
         depth = points[..., 2:] * (side / size)[:, None, None]
-        landmarks = torch.cat([xy, depth], dim=-1)
-        present = torch.sigmoid(presence_logit) >= config.presence_threshold
+        landmarks = torch.cat([xy, depth], dim=-1).float()
+        present = torch.sigmoid(presence_logit.cpu()) >= config.presence_threshold
         per_image = []
-        owner_tensor = torch.tensor(owners, device=images.device)
+        owner_tensor = torch.tensor(owners)
         for b in range(len(found)):
             keep = (owner_tensor == b) & present
-            faces = DetectedFaces(boxes[keep].cpu(), scores[keep].cpu(), landmarks[keep].cpu())
+            faces = DetectedFaces(boxes[keep], scores[keep], landmarks[keep])
             per_image.append(faces.sorted_by_size())
         return per_image
 
     @staticmethod
-    def _groups(owners: list[int], device: torch.device):
+    def _groups(owners: list[int]):
         """(image index, face count, mask over all faces) per image that has faces, in owner order."""
-        owner_tensor = torch.tensor(owners, device=device)
+        owner_tensor = torch.tensor(owners)
         for b in sorted(set(owners)):
             mask = owner_tensor == b
             yield b, int(mask.sum()), mask

@@ -1,7 +1,8 @@
 """Affine geometry in pixel-index coordinates (pixel i's centre at i, OpenCV's warpAffine convention).
 
 Every matrix here is 3x3 and maps source pixels to destination pixels; `warp` samples with kornia
-(bilinear, align_corners=True, which is exactly cv2.warpAffine's convention).
+(bilinear, align_corners=True, which is exactly cv2.warpAffine's convention). Matrices are float64
+on the CPU (some devices, e.g. MPS, have no float64); `warp` moves a float32 copy to the images.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ ANTIALIAS_BELOW = 1 / 1.5
 def warp(images: torch.Tensor, matrices: torch.Tensor, height: int, width: int,
          padding: str = "zeros") -> torch.Tensor:
     """images [B, C, H, W], matrices [B, 3, 3] (source -> destination pixels) -> [B, C, height, width]."""
-    return warp_affine(images, matrices[:, :2, :].to(images.dtype), (height, width), mode="bilinear",
+    affine = matrices[:, :2, :].to(device=images.device, dtype=images.dtype)
+    return warp_affine(images, affine, (height, width), mode="bilinear",
                        padding_mode=padding, align_corners=True)
 
 
@@ -76,6 +78,5 @@ def shrink(images: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor,
     """Antialiased (bicubic) resize of [B, C, h, w] to (height, width), with the [3, 3] old -> new pixel matrix."""
     fy, fx = height / images.shape[-2], width / images.shape[-1]
     resized = F.interpolate(images, size=(height, width), mode="bicubic", antialias=True, align_corners=False)
-    matrix = torch.tensor([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=torch.float64,
-                          device=images.device)
+    matrix = torch.tensor([[fx, 0, (fx - 1) / 2], [0, fy, (fy - 1) / 2], [0, 0, 1]], dtype=torch.float64)
     return resized, matrix

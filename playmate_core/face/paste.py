@@ -60,17 +60,18 @@ def _shrunk_size(crop_to_image: torch.Tensor, size: int) -> int:
     return max(2, round(size * zoom)) if zoom < ANTIALIAS_BELOW else size
 
 
-def photo_mask(crop_to_image: torch.Tensor, size: int, height: int, width: int, feather: float) -> torch.Tensor:
-    """The paste-back mask [H, W] in photo space for a size x size crop (float32)."""
-    crop_to_image = crop_to_image.double()
+def photo_mask(crop_to_image: torch.Tensor, size: int, height: int, width: int, feather: float,
+               device: torch.device | str = "cpu") -> torch.Tensor:
+    """The paste-back mask [H, W] in photo space for a size x size crop (float32, on `device`)."""
+    crop_to_image = crop_to_image.double().cpu()
     small = _shrunk_size(crop_to_image, size)
     if small != size:
         crop_to_image = crop_to_image @ torch.linalg.inv(rescale_square(torch.eye(3, dtype=torch.float64), size, small))
-    mask = torch.zeros(height, width, device=crop_to_image.device)
+    mask = torch.zeros(height, width, device=device)
     placement = _placement(crop_to_image, small, height, width)
     if placement is not None:
         to_region, (x0, y0, x1, y1) = placement
-        soft = crop_mask(small, feather, crop_to_image.device)[None, None]
+        soft = crop_mask(small, feather, device)[None, None]
         mask[y0:y1, x0:x1] = warp(soft, to_region, y1 - y0, x1 - x0)[0, 0].clamp(0, 1)
     return mask
 
@@ -85,8 +86,8 @@ def paste(rendered: torch.Tensor, image: torch.Tensor, crop_to_image: torch.Tens
     """
     device = rendered.device
     height, width = image.shape[:2]
-    crop_to_image = crop_to_image.double().to(device)
-    mask = photo_mask(crop_to_image, rendered.shape[-1], height, width, feather)
+    crop_to_image = crop_to_image.double().cpu()
+    mask = photo_mask(crop_to_image, rendered.shape[-1], height, width, feather, device)
     small = _shrunk_size(crop_to_image, rendered.shape[-1])
     rendered = rendered.float()
     if small != rendered.shape[-1]:

@@ -1,0 +1,192 @@
+"""Motion for any number of frames: windows with previous-motion conditioning and a short cross-fade.
+
+Window k covers frames [s_k, s_k + W); it is conditioned on the P frames before s_k (already generated,
+in the model's normalised space) and their audio. The next window starts W - overlap frames later and
+the overlapping frames are cross-faded linearly. The last window is simply shorter (no padding).
+Working memory does not grow with the length: one window is denoised at a time and only the [B, N, 70]
+result is kept. All noise comes from one CPU generator seeded with ``seed``, so results are the same
+on every device for a given seed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..audio.features import AudioFeatures
+from ..implicit.source import SourceFeatures
+from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence
+from .models.base import MotionModel, WindowConditions
+from .postprocess import apply_driving_pose, smooth_pose
+from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
+from .sequence import MotionSequence
+
+MAX_SEED = 2**64 - 1
+
+
+def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
+    """First frame of every window covering num_frames frames."""
+    starts, s = [0], 0
+    while s + window < num_frames:
+        s += window - overlap
+        starts.append(s)
+    return starts
+
+
+def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatures, steps: int, seed: int, sampler: str):
+    if audio.num_frames < 1 or audio.features.shape[1] < 1:
+        raise ValueError("the audio features have zero frames: the audio clip is empty or shorter than one video frame")
+    if abs(float(audio.fps) - float(model.fps)) > 1e-6:
+        raise ValueError(f"the audio features are at {audio.fps:g} fps but this {model.family} motion model works at "
+                         f"{model.fps:g} fps: encode the audio at {model.fps:g} fps")
+    if audio.features.shape[-1] != model.audio_dim:
+        raise ValueError(f"the audio features have {audio.features.shape[-1]} values per frame ({audio.encoder}) but this "
+                         f"{model.family} motion model expects {model.audio_dim} ({model.audio_encoder or 'any'} encoder)")
+    if model.audio_encoder and model.audio_encoder not in audio.encoder.lower():
+        raise ValueError(f"the audio features come from '{audio.encoder}' but this {model.family} motion model was trained "
+                         f"on {model.audio_encoder} features: encode the audio with a {model.audio_encoder} encoder")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"seed must be within 0 .. 2**64 - 1, got {seed}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
+    b_src, b_aud = source.motion.shape[0], audio.features.shape[0]
+    if b_src != b_aud and 1 not in (b_src, b_aud):
+        raise ValueError(f"{b_src} source portraits and {b_aud} audio clips: give one of them, or the same number of both")
+
+
+def generate_motion(
+    model: MotionModel,
+    source: SourceFeatures,
+    audio: AudioFeatures,
+    *,
+    steps: int = 25,
+    audio_cfg: float = 1.5,
+    emotion_cfg: float = 1.5,
+    seed: int = 0,
+    emotion: EmotionCondition | None = None,
+    pose: PoseSequence | None = None,
+    pose_smoothing: float = 0.0,
+    sampler: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
+) -> MotionSequence:
+    """Sample absolute motion [B, N, 70] for the N frames of the audio features (N = audio.num_frames).
+
+    The generated pose is smoothed first (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a
+    driving pose, when given, replaces angles and translation.
+    """
+    _check_inputs(model, source, audio, steps, seed, sampler)
+    if emotion is not None and not model.supports_emotion:
+        raise ValueError(f"this {model.family} motion model has no trained emotion control: disconnect the emotion input "
+                         "(or load a Playmate model trained with stage 2)")
+    if pose is not None and abs(float(pose.fps) - float(model.fps)) > 1e-6:
+        raise ValueError(f"the pose sequence is at {pose.fps:g} fps but the motion is at {model.fps:g} fps")
+    n = int(audio.num_frames)
+    feats = audio.features[:, :n].float()
+    if feats.shape[1] < n:
+        raise ValueError(f"the audio features hold {feats.shape[1]} rows but say num_frames = {n}")
+    b = max(source.motion.shape[0], feats.shape[0])
+    device = model.device
+    src_motion = source.motion.float().to(device).expand(b, -1)
+    kp = source.kp_canonical.float().to(device).expand(b, -1, -1)
+    generator = torch.Generator().manual_seed(int(seed))
+    coded = sample_normalized_motion(
+        model, kp, src_motion, feats.expand(b, -1, -1), steps=steps, audio_cfg=audio_cfg, emotion_cfg=emotion_cfg,
+        emotion=emotion, sampler=sampler, progress=progress,
+        noise_fn=lambda shape: torch.randn(shape, generator=generator),
+    )
+    with torch.inference_mode():
+        motion = model.normalizer.denormalize(coded, src_motion)
+        motion = model.finalize_motion(motion, src_motion)
+        motion = smooth_pose(motion, pose_smoothing, model.fps)
+        if pose is not None:
+            motion = apply_driving_pose(motion, pose.per_frame(n), src_motion, pose.relative)
+    return MotionSequence(motion.cpu(), float(model.fps))
+
+
+def sample_normalized_motion(
+    model: MotionModel,
+    kp_canonical: torch.Tensor,
+    source_motion: torch.Tensor,
+    features: torch.Tensor,
+    *,
+    steps: int,
+    audio_cfg: float,
+    emotion_cfg: float = 0.0,
+    emotion: EmotionCondition | None = None,
+    sampler: str = "auto",
+    noise_fn: Callable[[tuple], torch.Tensor],
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """The window loop in the model's normalised space: kp [B, 21, 3], source motion [B, 70] and audio
+    features [B, N, Da] on any device -> [B, N, 70] float32 on the model's device.
+
+    noise_fn(shape) returns standard Gaussian noise (CPU or device); it is called for each window's start
+    noise, then for each step that needs fresh noise, in order (so another implementation's random
+    stream can be replayed exactly).
+    """
+    sampler = model.default_sampler if sampler == "auto" else sampler
+    device, dtype = model.device, model.dtype
+    b, n = features.shape[0], features.shape[1]
+    w_e = emotion_cfg if emotion is None or emotion.guidance is None else float(emotion.guidance)
+    groups = 3 if emotion is not None else 2
+    emotion_rows = None
+    if emotion is not None:
+        null = torch.zeros(NUM_EMOTION_TOKENS)
+        null[NULL_EMOTION] = 1.0
+        emotion_rows = (null.expand(n, -1), emotion.per_frame(n))
+
+    def draw(frames: int) -> torch.Tensor:
+        return noise_fn((b, frames, 70)).to(device, torch.float32)
+
+    W, P, O = model.window, model.num_prev, model.overlap
+    starts = window_starts(n, W, O)
+    per_window = count_steps(sampler, model.schedule, steps)
+    total, done = len(starts) * per_window, 0
+    coded = torch.zeros(b, n, 70, device=device)
+    first_noise = None
+    drop = torch.tensor([True] + [False] * (groups - 1), device=device).repeat_interleave(b)
+    kp = kp_canonical.to(device).float().repeat(groups, 1, 1)
+    src = source_motion.to(device).float().repeat(groups, 1)
+    with torch.inference_mode():
+        for k, s in enumerate(starts):
+            w = min(W, n - s)
+            prev_motion = prev_audio = None
+            if s > 0:
+                prev_motion = coded[:, s - P:s].to(dtype).repeat(groups, 1, 1)
+                prev_audio = features[:, s - P:s].to(device, dtype).repeat(groups, 1, 1)
+            emo = None
+            if emotion_rows is not None:
+                null_rows, rows = (r[s:s + w].to(device, dtype) for r in emotion_rows)
+                emo = torch.cat([null_rows.expand(2 * b, -1, -1), rows.expand(b, -1, -1)])
+            cond = WindowConditions(audio=features[:, s:s + w].to(device, dtype).repeat(groups, 1, 1), drop_audio=drop,
+                                    prev_motion=prev_motion, prev_audio=prev_audio, kp_canonical=kp,
+                                    source_motion=src, emotion=emo)
+            state = model.encode_conditions(cond)
+
+            def denoise(x, t, state=state):
+                steps_t = torch.full((groups * b,), t, device=device, dtype=torch.long)
+                out = model.denoise(x.to(dtype).repeat(groups, 1, 1), steps_t, state).float()
+                return combine_guidance(out.view(groups, b, *x.shape[1:]), audio_cfg, w_e)
+
+            if model.reuse_window_noise:
+                first_noise = draw(W) if first_noise is None else first_noise
+                x_start = first_noise[:, :w]
+            else:
+                x_start = draw(w)
+
+            def step_done(i, _total, offset=done):
+                if progress is not None:
+                    progress(offset + i, total)
+
+            x0 = run_sampler(sampler, denoise, x_start, model.schedule, model.prediction, steps, lambda i, w=w: draw(w),
+                             step_done, model.clip_sample)
+            done += per_window
+            blend = min(O, w) if k > 0 else 0
+            if blend:
+                fade = torch.arange(1, blend + 1, device=device, dtype=torch.float32).div(blend + 1).view(1, -1, 1)
+                x0[:, :blend] = (1 - fade) * coded[:, s:s + blend] + fade * x0[:, :blend]
+            coded[:, s:s + w] = x0
+    return coded
