@@ -1,4 +1,5 @@
-"""Renderer speed and memory: warp + decode per frame, motion / appearance extraction per image.
+"""Renderer speed and memory: warp + decode per frame, motion / appearance extraction per image,
+and the chunked end-to-end path (motion -> keypoints -> stitching -> warp -> decode -> MP4 or IMAGE).
 
 Full-size LivePortrait networks (random weights: speed does not depend on the values). Each
 configuration runs in a fresh subprocess so its peak RSS is its own. Prints a table.
@@ -6,6 +7,12 @@ configuration runs in a fresh subprocess so its peak RSS is its own. Prints a ta
     python benchmarks/render_bench.py                  # CPU: fp32, bf16, bf16 + channels-last
     python benchmarks/render_bench.py --device cuda    # GPU: fp32, fp16, bf16 (+ channels-last)
     python benchmarks/render_bench.py --batches 1 4 8 --repeat 2
+    python benchmarks/render_bench.py --e2e --config tiny --seconds 10 60 --fps 10   # memory vs duration
+    python benchmarks/render_bench.py --e2e --config official --precisions bf16+cl --seconds 1
+
+End-to-end rows: frames per second of the whole path, the RSS peak before rendering (networks,
+source, audio) and how much rendering added to it. "video" streams to an MP4 (Render Video);
+"frames" keeps every frame (Render Frames: about 3 MB per 512x512 frame).
 """
 
 from __future__ import annotations
@@ -97,6 +104,73 @@ def accuracy_vs_fp32(precision: str, channels_last: bool) -> float | None:
     return float((lowered - reference).norm() / reference.norm())
 
 
+def run_e2e(device_name: str, precision: str, channels_last: bool, config: str, seconds: float, fps: float,
+            batch: int, output: str) -> dict:
+    """One end-to-end render of `seconds` of motion (head turning and nodding) with audio."""
+    import math
+    import tempfile
+
+    import torch
+
+    from playmate_core.implicit.config import RendererConfig
+    from playmate_core.implicit.renderer import LivePortraitRenderer, build_networks
+    from playmate_core.motion.sequence import MotionSequence
+    from playmate_core.render import Compositor, RenderOptions, render_images, render_video
+
+    torch.manual_seed(0)
+    device = torch.device(device_name)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    cfg = RendererConfig.tiny() if config == "tiny" else RendererConfig.official()
+    renderer = LivePortraitRenderer(build_networks(cfg), cfg, dtype=dtype, channels_last=channels_last).to(device)
+    source = renderer.extract_source(torch.rand(1, 3, 256, 256, device=device))
+    n = max(1, round(seconds * fps))
+    phase = torch.arange(n, dtype=torch.float32) / fps * 2 * math.pi
+    motion = source.motion.cpu()[:, None].repeat(1, n, 1)
+    motion[0, :, 67] += 10 * torch.sin(phase / 2)
+    motion[0, :, 68] += 15 * torch.sin(phase / 3)
+    rate = 16000
+    audio = {"waveform": 0.3 * torch.sin(torch.arange(int(seconds * rate)) / rate * 2 * math.pi * 220)[None, None],
+             "sample_rate": rate}
+    options = RenderOptions(batch_size=batch)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        if output == "video":
+            render_video(renderer, source, MotionSequence(motion, fps), options, Compositor(), os.path.join(tmp, "b.mp4"),
+                         audio=audio)
+        else:
+            render_images(renderer, source, MotionSequence(motion, fps), options, Compositor())
+    _sync(device)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {
+        "device": device_name, "precision": precision + (" + channels_last" if channels_last else ""), "config": config,
+        "output": output, "batch": batch, "frames": n, "seconds": seconds, "fps": n / elapsed,
+        "rss_before_gib": before, "peak_rss_gib": peak,
+    }
+
+
+def _format_e2e(row: dict) -> str:
+    return (
+        f"{row['device']:5s} | {row['config']:8s} | {row['precision']:22s} | {row['output']:6s} | batch {row['batch']:2d}"
+        f" | {row['seconds']:5.1f} s = {row['frames']:5d} frames | {row['fps']:7.2f} frames/s"
+        f" | RSS before {row['rss_before_gib']:.2f} GiB, peak {row['peak_rss_gib']:.2f} GiB"
+        f" (+{(row['peak_rss_gib'] - row['rss_before_gib']) * 1024:.0f} MiB)"
+    )
+
+
+def main_e2e(args) -> None:
+    default = ["fp32"] if args.device == "cpu" else ["fp16"]
+    for spec in args.precisions or default:
+        precision, cl = spec.split("+")[0], spec.endswith("+cl")
+        for output in args.outputs:
+            for seconds in args.seconds:
+                cmd = [sys.executable, __file__, "--device", args.device, "--e2e-one",
+                       f"{precision},{int(cl)},{args.config},{seconds},{args.fps},{args.batches[0]},{output}"]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                print(_format_e2e(json.loads(out.strip().splitlines()[-1])), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -105,7 +179,23 @@ def main() -> None:
     parser.add_argument("--precisions", nargs="+", default=None, help="e.g. fp32 bf16 bf16+cl")
     parser.add_argument("--accuracy", action="store_true", help="also measure frame accuracy vs fp32 (golden weights)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--e2e", action="store_true", help="the chunked end-to-end path instead of per-network times")
+    parser.add_argument("--config", default="tiny", choices=["tiny", "official"], help="end-to-end network size")
+    parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0], help="end-to-end clip lengths")
+    parser.add_argument("--fps", type=float, default=25.0, help="end-to-end frame rate")
+    parser.add_argument("--outputs", nargs="+", default=["video"], choices=["video", "frames"])
+    parser.add_argument("--e2e-one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.e2e_one:
+        precision, cl, config, seconds, fps, batch, output = args.e2e_one.split(",")
+        row = run_e2e(args.device, precision, cl == "1", config, float(seconds), float(fps), int(batch), output)
+        print(json.dumps(row))
+        return
+    if args.e2e:
+        if args.batches == [1, 4, 8]:
+            args.batches = [8]
+        main_e2e(args)
+        return
     if args.one:
         precision, cl, batch = args.one.split(",")
         print(json.dumps(run_one(args.device, precision, cl == "1", int(batch), args.repeat)))

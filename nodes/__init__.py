@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import audio, host, loaders, motion, portrait
+from . import audio, host, loaders, motion, portrait, pose, render
 
-_MODULES = (loaders, portrait, audio, motion)
+_MODULES = (loaders, portrait, audio, motion, pose, render)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -144,3 +144,74 @@ class Progress:
         throw_if_interrupted()
         if self._bar is not None:
             self._bar.update_absolute(int(done), int(total))
+
+
+def save_file_path(filename_prefix: str, extension: str, width: int = 0, height: int = 0) -> tuple[str, str, str]:
+    """(absolute path, subfolder, file name) of a new numbered output file, the host's way:
+    ``<output>/<subfolder>/<name>_<counter:05>_.<ext>``. The prefix may hold a subfolder; it may not
+    leave the output folder. With a host its own rule runs (it also expands %date% and the like)."""
+    if not filename_prefix.strip():
+        raise ValueError("filename_prefix is empty: give a name such as 'Playmate/talking_head'")
+    fp = _folder_paths()
+    if fp is not None:
+        try:
+            folder, name, counter, subfolder, _ = fp.get_save_image_path(filename_prefix, fp.get_output_directory(),
+                                                                           width, height)
+        except PermissionError as err:
+            raise PermissionError(f"the output folder for {filename_prefix!r} is not accessible: {err}") from err
+    else:
+        root = os.path.abspath(output_directory())
+        subfolder = os.path.dirname(os.path.normpath(filename_prefix))
+        name = os.path.basename(os.path.normpath(filename_prefix))
+        folder = os.path.abspath(os.path.join(root, subfolder))
+        if os.path.commonpath((root, folder)) != root:
+            raise ValueError(f"filename_prefix {filename_prefix!r} points outside the output folder {root}")
+        counter = _next_counter(folder, name)
+    file = f"{name}_{counter:05}_.{extension}"
+    return os.path.join(folder, file), subfolder, file
+
+
+def _next_counter(folder: str, name: str) -> int:
+    """1 + the largest counter of existing ``<name>_<counter>_...`` files (1 when none)."""
+    try:
+        entries = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):  # made (or refused) when the file is written
+        return 1
+    counters = []
+    for entry in entries:
+        stem = entry[len(name) + 1:]
+        if entry.startswith(name + "_") and stem.split("_")[0].isdigit():
+            counters.append(int(stem.split("_")[0]))
+    return max(counters, default=0) + 1
+
+
+def video_from_file(path: str):
+    """The host's VIDEO value for a file (comfy_api's VideoFromFile); the path itself without a host."""
+    try:
+        from comfy_api.latest import InputImpl  # type: ignore[import-not-found]
+    except ImportError:
+        try:
+            from comfy_api.input_impl import VideoFromFile  # type: ignore[import-not-found]  # hosts before 0.3.4x
+        except ImportError:
+            return path
+        return VideoFromFile(path)
+    return InputImpl.VideoFromFile(path)
+
+
+def video_stream_source(video):
+    """What PyAV can open for a VIDEO input: its stream source (a path or BytesIO), or a path as is."""
+    if isinstance(video, (str, os.PathLike)):
+        return os.fspath(video)
+    get_source = getattr(video, "get_stream_source", None)
+    if get_source is None:
+        raise TypeError(f"video must be a VIDEO (from Load Video) or a file path, got {type(video).__name__}")
+    return get_source()
+
+
+def disable_metadata() -> bool:
+    """The host's --disable-metadata flag (False without a host)."""
+    try:
+        from comfy.cli_args import args  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    return bool(getattr(args, "disable_metadata", False))

@@ -1,0 +1,90 @@
+"""Pose From Video: head pose of a driving video (or IMAGE frames), for the motion sampler."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from playmate_core.audio.features import AudioFeatures
+from playmate_core.pose import LENGTH_POLICIES, estimate_pose, image_chunks, video_chunks, video_info
+from playmate_core.pose.plot import plot_pose
+
+from . import host
+from .portrait import DETECTORS, _detector
+
+log = logging.getLogger(__name__)
+
+
+class PlaymatePoseFromVideo:
+    """Head pose per frame from a driving video, relative to its first frame."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "renderer": ("PLAYMATE_RENDERER", {"tooltip": "The LivePortrait networks (Load LivePortrait): its motion extractor measures the head pose."}),
+                "detector": (DETECTORS, {"default": "auto", "tooltip": "Face detector for the driving frames (as in Load Portrait). The largest face of each frame is used."}),
+                "smoothing": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the pose over time: a centred Gaussian (no lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."}),
+                "length_policy": (list(LENGTH_POLICIES), {"default": "loop", "tooltip": "When the driving video is shorter than the audio: loop it, play it back and forth (ping_pong), hold its last pose, or trim (keep the video's length; the sampler then holds the last pose). A longer video is cut to the audio."}),
+                "fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the pose when no audio_features are connected (with them, theirs is used)."}),
+                "images_fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the images input (a VIDEO input carries its own)."}),
+            },
+            "optional": {
+                "video": ("VIDEO", {"tooltip": "The driving video (Load Video). It is decoded frame by frame and downscaled, never loaded whole."}),
+                "images": ("IMAGE", {"tooltip": "Driving frames as an IMAGE batch instead of a video (from any loader), at images_fps."}),
+                "audio_features": ("PLAYMATE_AUDIO_FEATURES", {"tooltip": "The encoded audio the motion is generated from: the pose gets its frame rate and frame count."}),
+            },
+        }
+
+    RETURN_TYPES = ("PLAYMATE_POSE", "IMAGE", "STRING")
+    RETURN_NAMES = ("pose", "pose_curves", "report")
+    FUNCTION = "estimate"
+    CATEGORY = "Playmate"
+    DESCRIPTION = (
+        "Measure the head pose (pitch, yaw, roll, translation) in every frame of a driving video with the face detector "
+        "and LivePortrait's motion extractor, relative to the first frame, smoothed, resampled to the audio's frame "
+        "rate and length. Connect it to the Motion Sampler's pose input: the head follows the video, expression and "
+        "lips still follow the audio. Frames without a face are interpolated (the report says how many)."
+    )
+
+    def estimate(self, renderer, detector, smoothing, length_policy, fps, images_fps, video=None, images=None,
+                 audio_features=None):
+        if (video is None) == (images is None):
+            raise ValueError("connect the driving frames to exactly one input: 'video' (a VIDEO) or 'images' (an IMAGE batch)")
+        num_frames = None
+        if audio_features is not None:
+            if not isinstance(audio_features, AudioFeatures):
+                raise TypeError(f"audio_features must come from Encode Audio, got {type(audio_features).__name__}")
+            fps, num_frames = float(audio_features.fps), int(audio_features.num_frames)
+        max_seconds = (num_frames + 1) / fps if num_frames else None
+        if video is not None:
+            source = host.video_stream_source(video)
+            video_fps, total = video_info(source)
+            chunks = video_chunks(source, max_seconds=max_seconds)
+        else:
+            frames = _check_images(images)
+            video_fps, total = float(images_fps), int(frames.shape[0])
+            chunks = image_chunks(frames, video_fps, max_seconds=max_seconds)
+        if max_seconds is not None and total:
+            total = min(total, int(max_seconds * video_fps) + 1)
+        progress = host.Progress(total or 1)
+        result = estimate_pose(chunks, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
+                               length_policy, video_fps=video_fps,
+                               progress=lambda done: progress(min(done, total or done), total or done))
+        report = result.summary()
+        log.info("Playmate Pose From Video:\n%s", report)
+        return (result.pose, plot_pose(result), report)
+
+
+def _check_images(images) -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[-1] not in (3, 4):
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be an IMAGE batch [N, H, W, 3], got {shape}")
+    if images.shape[0] == 0:
+        raise ValueError("the driving images batch has no frames")
+    return images
+
+
+NODE_CLASS_MAPPINGS = {"PlaymatePoseFromVideo": PlaymatePoseFromVideo}
+NODE_DISPLAY_NAME_MAPPINGS = {"PlaymatePoseFromVideo": "Pose From Video (Playmate)"}

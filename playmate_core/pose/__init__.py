@@ -1,0 +1,13 @@
+"""Head pose from a driving video: decoded streamed, face crop per frame, LivePortrait's motion
+extractor, relative to the first frame, smoothed, resampled to the output frame rate and length.
+
+Entry points: `video_chunks` / `image_chunks` (frames), `estimate_pose` (-> PoseEstimate with the
+PoseSequence), `plot_pose`.
+"""
+
+from .estimate import PoseEstimate, estimate_pose
+from .frames import FrameChunk, image_chunks, video_chunks, video_info
+from .timeline import LENGTH_POLICIES
+
+__all__ = ["FrameChunk", "LENGTH_POLICIES", "PoseEstimate", "estimate_pose", "image_chunks", "video_chunks",
+           "video_info"]

@@ -1,0 +1,50 @@
+"""The audio that goes with N rendered frames: exactly N / fps seconds of it."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def samples_for_frames(num_frames: int, fps: float, sample_rate: int) -> int:
+    """Audio samples spanning num_frames video frames: ceil(num_frames * sample_rate / fps).
+
+    The ceiling (with a tolerance for float error) is the host's rule when it muxes audio, so the
+    host keeps every sample we hand it.
+    """
+    return int(math.ceil(num_frames * sample_rate / fps - 1e-6))
+
+
+def check_audio(audio, name: str = "audio") -> tuple[torch.Tensor, int]:
+    """A host AUDIO dict -> (waveform [B, C, T] float32, sample rate), with clear errors."""
+    if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
+        raise TypeError(f"{name} must be an AUDIO value (a dict with 'waveform' and 'sample_rate'), got {type(audio).__name__}")
+    waveform = audio["waveform"]
+    if not isinstance(waveform, torch.Tensor) or waveform.ndim != 3:
+        shape = tuple(waveform.shape) if isinstance(waveform, torch.Tensor) else type(waveform).__name__
+        raise ValueError(f"{name} waveform must be a tensor [batch, channels, samples], got {shape}")
+    rate = int(audio["sample_rate"])
+    if rate <= 0:
+        raise ValueError(f"{name} sample_rate must be positive, got {rate}")
+    # audio decoded from a video keeps its codec's dtype (e.g. int16); everything here is float32
+    if not waveform.is_floating_point():
+        waveform = waveform.float() / float(torch.iinfo(waveform.dtype).max)
+    return waveform.float(), rate
+
+
+def fit_audio(audio, num_frames: int, fps: float, repeats: int = 1) -> dict:
+    """AUDIO trimmed (or padded with silence) to num_frames / fps seconds, then played `repeats`
+    times in a row (one per clip when several clips are rendered back to back). A new dict; the
+    input is not modified. Batch and channels are kept."""
+    waveform, rate = check_audio(audio)
+    fitted = _fit_length(waveform, samples_for_frames(num_frames, fps, rate))
+    if repeats > 1:
+        fitted = _fit_length(fitted.repeat(1, 1, repeats), samples_for_frames(num_frames * repeats, fps, rate))
+    return {"waveform": fitted.contiguous(), "sample_rate": rate}
+
+
+def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    if waveform.shape[-1] >= length:
+        return waveform[..., :length]
+    return torch.nn.functional.pad(waveform, (0, length - waveform.shape[-1]))
