@@ -38,7 +38,7 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
     nodes = pack.NODE_CLASS_MAPPINGS
     choices = nodes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]["model_name"][0]
-    assert choices == ["tiny.safetensors"]
+    assert choices == ["motion_generator_hubert_chinese.pt", "tiny.safetensors"]  # the public name is always offered
     (model,) = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
     feats = AudioFeatures(torch.randn(1, 50, 16), 25.0, 50, 2.0, "wav2vec2-base")
@@ -60,3 +60,12 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
 def test_missing_model_file_is_named(pack, models_dir):
     with pytest.raises(FileNotFoundError, match="absent.safetensors"):
         pack.NODE_CLASS_MAPPINGS["PlaymateLoadMotionModel"]().load("absent.safetensors", "cpu", "fp32", "released")
+
+
+def test_missing_public_motion_model_says_where_to_get_it(pack, models_dir):
+    node = pack.NODE_CLASS_MAPPINGS["PlaymateLoadMotionModel"]()
+    with pytest.raises(FileNotFoundError) as info:
+        node.load("motion_generator_hubert_chinese.pt", "cpu", "fp32", "released")
+    message = str(info.value)
+    assert str(models_dir / "playmate") in message
+    assert "huggingface.co/jdh-algo/JoyVASA" in message and "motion_template.pkl" in message
