@@ -48,6 +48,18 @@ def _convert_joyvasa(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _download_args(parser: argparse.ArgumentParser) -> None:
+    from .model_commands import add_download_arguments
+
+    add_download_arguments(parser)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .model_commands import run_download
+
+    return run_download(args)
+
+
 COMMANDS: dict[str, Command] = {
     "convert-liveportrait": Command(
         "convert a LivePortrait set to one Playmate safetensors file", _convert_liveportrait_args, _convert_liveportrait
@@ -56,6 +68,8 @@ COMMANDS: dict[str, Command] = {
         "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
         _convert_joyvasa_args, _convert_joyvasa,
     ),
+    "download": Command("fetch the public model files (LivePortrait, HuBERT, wav2vec2, JoyVASA) into a models folder",
+                        _download_args, _download),
 }
 
 
