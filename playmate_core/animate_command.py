@@ -52,13 +52,15 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_animate(args: argparse.Namespace) -> int:
-    from .pipeline import DEFAULT_AUDIO_ENCODER, DEFAULT_MOTION_MODEL, TalkingHeadPipeline
+    from .audio import load_audio_file
+    from .pipeline import DEFAULT_AUDIO_ENCODER, DEFAULT_MOTION_MODEL, TalkingHeadPipeline, load_image_file
 
     for flag, path in (("--portrait", args.portrait), ("--audio", args.audio), ("--pose-video", args.pose_video)):
         if path is not None and not os.path.isfile(path):
             raise FileNotFoundError(f"{flag} {path} does not exist")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
+    image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
     motion_name = args.motion_model or DEFAULT_MOTION_MODEL
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
@@ -73,7 +75,7 @@ def run_animate(args: argparse.Namespace) -> int:
             "--motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors")
     bars = StageBars()
     try:
-        result = pipe.animate(args.portrait, args.audio, args.out, emotion=args.emotion,
+        result = pipe.animate(image, sound, args.out, emotion=args.emotion,
                               emotion_scale=args.emotion_scale, emotion_schedule=schedule, pose_video=args.pose_video,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
