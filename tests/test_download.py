@@ -206,6 +206,14 @@ def test_download_command_offline_says_connection_refused(groups, tmp_path, caps
     assert not (tmp_path / "liveportrait" / "big.bin").exists()
 
 
+def test_offline_with_the_files_present_keeps_them(groups, tmp_path, monkeypatch):
+    (tmp_path / "liveportrait").mkdir()
+    (tmp_path / "liveportrait" / "big.bin").write_bytes(BIG)
+    monkeypatch.setenv("PLAYMATE_HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing answers
+    assert cli_main(["download", "--models-dir", str(tmp_path), "--only", "alpha"]) == 0
+    assert cli_main(["download", "--models-dir", str(tmp_path), "--only", "alpha", "--force"]) == 2
+
+
 def test_unknown_group_is_a_clear_error(groups, tmp_path, capsys):
     assert cli_main(["download", "--models-dir", str(tmp_path), "--only", "alpha,gamma"]) == 2
     assert "unknown model group(s) gamma" in capsys.readouterr().err
