@@ -11,6 +11,7 @@ The models folder has ComfyUI's layout (see ``public_models``).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from .render import Compositor, RenderOptions, render_video
 
 DEFAULT_MOTION_MODEL = JOYVASA_PUBLIC_NAME
 DEFAULT_AUDIO_ENCODER = "chinese-hubert-base"
+ENCODER_BY_FAMILY = {"hubert": "chinese-hubert-base", "wav2vec2": "wav2vec2-base-960h"}
 ENCODE_CHUNK_SECONDS = 30.0
 StageProgress = Callable[[str, int, int], None]
 
@@ -71,10 +73,14 @@ class ModelPaths:
 
     @classmethod
     def locate(cls, models_dir: str, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
-               audio_encoder: str = DEFAULT_AUDIO_ENCODER) -> "ModelPaths":
-        """Paths in a models folder; raises MissingModelsError listing every absent file at once."""
+               audio_encoder: str | None = None) -> "ModelPaths":
+        """Paths in a models folder; raises MissingModelsError listing every absent file at once.
+        audio_encoder None: the public encoder of the motion model's encoder family."""
         missing: list[tuple[str, str | None]] = []
         groups: list[str] = []
+        playmate = os.path.join(models_dir, "playmate")
+        motion = os.path.join(playmate, motion_model)
+        audio_encoder = audio_encoder or default_encoder_for(motion)
 
         def need(group_key: str, folder: str, names=None):
             group = GROUPS[group_key]
@@ -92,8 +98,6 @@ class ModelPaths:
                 need(ENCODER_GROUPS[audio_encoder].key, encoder)
         elif not os.path.exists(encoder):
             missing.append((encoder, None))
-        playmate = os.path.join(models_dir, "playmate")
-        motion = os.path.join(playmate, motion_model)
         if motion_model == JOYVASA_PUBLIC_NAME:
             need("joyvasa", playmate)
         elif not os.path.isfile(motion):
@@ -104,6 +108,22 @@ class ModelPaths:
         if missing:
             raise MissingModelsError(models_dir, missing, groups)
         return cls(renderer, encoder, motion, emotion)
+
+
+def default_encoder_for(motion_path: str) -> str:
+    """The public encoder of the family a motion-model file was trained on (read from its header only;
+    JoyVASA's release and unknown files: chinese-hubert-base)."""
+    if not (motion_path.endswith(".safetensors") and os.path.isfile(motion_path)):
+        return DEFAULT_AUDIO_ENCODER
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(motion_path, framework="pt") as f:
+            config = json.loads((f.metadata() or {}).get("config", "{}"))
+    except (SafetensorError, OSError, ValueError):
+        return DEFAULT_AUDIO_ENCODER  # the loader reports what is wrong with the file
+    family = str(config.get("audio_encoder", "")).split("-")[0]
+    return ENCODER_BY_FAMILY.get(family, DEFAULT_AUDIO_ENCODER)
 
 
 @dataclass(frozen=True)
@@ -135,9 +155,10 @@ class TalkingHeadPipeline:
 
     @classmethod
     def from_files(cls, models_dir: str, *, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
-                   audio_encoder: str = DEFAULT_AUDIO_ENCODER, device: str = "auto", precision: str = "auto",
+                   audio_encoder: str | None = None, device: str = "auto", precision: str = "auto",
                    detector: str = "auto", joyvasa_positional_encoding: str = "released") -> "TalkingHeadPipeline":
-        """Load every model from a models folder (names are file / folder names inside its subfolders)."""
+        """Load every model from a models folder (names are file / folder names inside its subfolders).
+        audio_encoder None: the public encoder the motion model was trained with (JoyVASA: chinese-hubert-base)."""
         start = time.perf_counter()
         paths = ModelPaths.locate(models_dir, motion_model, emotion_model, audio_encoder)
         target = resolve_device(device)

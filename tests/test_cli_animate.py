@@ -21,7 +21,7 @@ from playmate_core.audio import load_audio_file
 from playmate_core.cli import main as cli_main
 from playmate_core.implicit.checkpoints import NETWORKS
 from playmate_core.motion.emotion_schedule import build_emotion
-from playmate_core.pipeline import TalkingHeadPipeline
+from playmate_core.pipeline import MissingModelsError, ModelPaths, TalkingHeadPipeline, default_encoder_for
 
 FPS = 25
 
@@ -160,6 +160,16 @@ def test_missing_models_are_listed_with_the_download_command(tmp_path, capsys):
         assert str(path) in err
     assert "huggingface.co/Kijai/LivePortrait_safetensors" in err
     assert f"python -m playmate_core download --models-dir {empty} --only liveportrait,hubert,joyvasa" in err
+
+
+def test_default_encoder_follows_the_motion_models_training(tmp_path):
+    """A Playmate model trained on wav2vec2 features asks for wav2vec2-base-960h (read from its header)."""
+    write_playmate_pair(tmp_path / "playmate", audio_dim=768, audio_encoder="wav2vec2")
+    with pytest.raises(MissingModelsError) as info:
+        ModelPaths.locate(str(tmp_path), motion_model="playmate_motion.safetensors")
+    assert info.value.groups == ["liveportrait", "wav2vec2"]
+    assert str(tmp_path / "audio_encoders" / "wav2vec2-base-960h" / "config.json") in str(info.value)
+    assert default_encoder_for(str(tmp_path / "playmate" / "motion_generator_hubert_chinese.pt")) == "chinese-hubert-base"
 
 
 def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, capsys):
