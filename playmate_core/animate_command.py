@@ -46,6 +46,9 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder in <models>/audio_encoders; default: the public encoder the motion model was "
                              "trained with (JoyVASA: chinese-hubert-base; Playmate models: wav2vec2-base-960h or "
                              "chinese-hubert-base, read from the file)")
+    parser.add_argument("--liveportrait", default=None, metavar="PATH",
+                        help="a LivePortrait set elsewhere: a folder of the official .pth files or of Kijai's "
+                             ".safetensors, or a Playmate renderer file (default: the five files in <models>/liveportrait)")
     parser.add_argument("--face-index", type=int, default=0, help="which face by size when there are several (0 = largest)")
     parser.add_argument("--batch-size", type=int, default=8, help="frames rendered together (lower it when out of memory)")
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
@@ -57,8 +60,9 @@ def run_animate(args: argparse.Namespace) -> int:
     from .audio import load_audio_file
     from .pipeline import DEFAULT_MOTION_MODEL, TalkingHeadPipeline, load_image_file
 
-    for flag, path in (("--portrait", args.portrait), ("--audio", args.audio), ("--pose-video", args.pose_video)):
-        if path is not None and not os.path.isfile(path):
+    for flag, path in (("--portrait", args.portrait), ("--audio", args.audio), ("--pose-video", args.pose_video),
+                       ("--liveportrait", args.liveportrait)):
+        if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"{flag} {path} does not exist")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
@@ -68,7 +72,7 @@ def run_animate(args: argparse.Namespace) -> int:
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
     pipe = TalkingHeadPipeline.from_files(
         models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
-        audio_encoder=args.audio_encoder, device=args.device, precision=args.precision)
+        audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait)
     if (args.emotion or schedule.strip()) and not pipe.motion_model.supports_emotion:
         raise ValueError(
             f"--emotion needs a Playmate motion model with a trained emotion controller, and --motion-model "

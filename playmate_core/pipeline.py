@@ -26,7 +26,7 @@ from .devices import resolve_device, resolve_precision
 from .face.crop import CropConfig
 from .face.detector import MediaPipeFaceDetector
 from .face.portrait import Portrait, load_portraits
-from .implicit.checkpoints import NETWORKS, RendererFiles
+from .implicit.checkpoints import NETWORKS, RendererFiles, find_renderer_files
 from .implicit.extract import extract_portrait_source
 from .implicit.renderer import load_renderer
 from .implicit.source import SourceFeatures
@@ -66,16 +66,17 @@ class MissingModelsError(FileNotFoundError):
 class ModelPaths:
     """Where each model of a pipeline comes from (absolute paths)."""
 
-    renderer: dict[str, str]
+    renderer: RendererFiles
     audio_encoder: str
     motion_model: str
     emotion_model: str | None = None
 
     @classmethod
     def locate(cls, models_dir: str, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
-               audio_encoder: str | None = None) -> "ModelPaths":
+               audio_encoder: str | None = None, liveportrait: str | None = None) -> "ModelPaths":
         """Paths in a models folder; raises MissingModelsError listing every absent file at once.
-        audio_encoder None: the public encoder of the motion model's encoder family."""
+        audio_encoder None: the public encoder of the motion model's encoder family. liveportrait: a LivePortrait
+        set anywhere, in any accepted layout (a folder or one of its files); None: <models>/liveportrait."""
         missing: list[tuple[str, str | None]] = []
         groups: list[str] = []
         playmate = os.path.join(models_dir, "playmate")
@@ -89,9 +90,13 @@ class ModelPaths:
                 groups.append(group_key)
                 missing.extend((os.path.join(folder, f.name), f.url) for f in absent)
 
-        lp = GROUPS["liveportrait"]
-        renderer = {n: os.path.join(lp.folder(models_dir), f"{n}.safetensors") for n in NETWORKS}
-        need("liveportrait", lp.folder(models_dir))
+        if liveportrait is not None:
+            renderer = find_renderer_files(liveportrait)
+        else:
+            lp = GROUPS["liveportrait"]
+            renderer = RendererFiles({n: os.path.join(lp.folder(models_dir), f"{n}.safetensors") for n in NETWORKS},
+                                     "kijai")
+            need("liveportrait", lp.folder(models_dir))
         encoder = os.path.join(models_dir, "audio_encoders", audio_encoder)
         if audio_encoder in ENCODER_GROUPS:
             if not is_complete_folder(encoder):
@@ -156,14 +161,15 @@ class TalkingHeadPipeline:
     @classmethod
     def from_files(cls, models_dir: str, *, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
                    audio_encoder: str | None = None, device: str = "auto", precision: str = "auto",
-                   detector: str = "auto", joyvasa_positional_encoding: str = "released") -> "TalkingHeadPipeline":
+                   detector: str = "auto", joyvasa_positional_encoding: str = "released",
+                   liveportrait: str | None = None) -> "TalkingHeadPipeline":
         """Load every model from a models folder (names are file / folder names inside its subfolders).
         audio_encoder None: the public encoder the motion model was trained with (JoyVASA: chinese-hubert-base)."""
         start = time.perf_counter()
-        paths = ModelPaths.locate(models_dir, motion_model, emotion_model, audio_encoder)
+        paths = ModelPaths.locate(models_dir, motion_model, emotion_model, audio_encoder, liveportrait)
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
-        renderer = load_renderer(RendererFiles(paths.renderer, "selected"), target, dtype)
+        renderer = load_renderer(paths.renderer, target, dtype)
         encoder = load_audio_encoder(paths.audio_encoder, dtype=dtype, device=target)
         model = load_motion_model(paths.motion_model, target, dtype, joyvasa_positional_encoding,
                                   emotion_path=paths.emotion_model)

@@ -15,11 +15,12 @@ from PIL import Image
 
 import audio_weights as AW
 from conftest import shared_path
-from lp_weights import write_tiny_kijai_set
+from lp_weights import random_official_states, write_official_layout, write_tiny_kijai_set
 from motion_weights import write_joyvasa_release, write_playmate_pair
 from playmate_core.audio import load_audio_file
 from playmate_core.cli import main as cli_main
 from playmate_core.implicit.checkpoints import NETWORKS
+from playmate_core.implicit.config import RendererConfig
 from playmate_core.motion.emotion_schedule import build_emotion
 from playmate_core.pipeline import MissingModelsError, ModelPaths, TalkingHeadPipeline, default_encoder_for
 
@@ -170,6 +171,17 @@ def test_default_encoder_follows_the_motion_models_training(tmp_path):
     assert info.value.groups == ["liveportrait", "wav2vec2"]
     assert str(tmp_path / "audio_encoders" / "wav2vec2-base-960h" / "config.json") in str(info.value)
     assert default_encoder_for(str(tmp_path / "playmate" / "motion_generator_hubert_chinese.pt")) == "chinese-hubert-base"
+
+
+def test_liveportrait_set_elsewhere_in_the_official_layout(models, tmp_path):
+    base = write_official_layout(random_official_states(RendererConfig.tiny()), tmp_path / "LivePortrait")
+    paths = ModelPaths.locate(str(models), liveportrait=str(base))
+    assert paths.renderer.layout == "official" and paths.audio_encoder.endswith("chinese-hubert-base")
+    empty = tmp_path / "empty"
+    (empty / "playmate").mkdir(parents=True)
+    with pytest.raises(MissingModelsError) as info:  # no <models>/liveportrait needed, the rest still listed
+        ModelPaths.locate(str(empty), liveportrait=str(base))
+    assert info.value.groups == ["hubert", "joyvasa"]
 
 
 def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, capsys):
