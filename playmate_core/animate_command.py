@@ -70,15 +70,14 @@ def run_animate(args: argparse.Namespace) -> int:
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
     motion_name = args.motion_model or DEFAULT_MOTION_MODEL
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
+    wants_emotion = bool(args.emotion or schedule.strip())
+    if wants_emotion and motion_name == DEFAULT_MOTION_MODEL:  # the common mistake: say so before loading anything
+        raise ValueError(_no_emotion_message(motion_name, "joyvasa"))
     pipe = TalkingHeadPipeline.from_files(
         models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
         audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait)
-    if (args.emotion or schedule.strip()) and not pipe.motion_model.supports_emotion:
-        raise ValueError(
-            f"--emotion needs a Playmate motion model with a trained emotion controller, and --motion-model "
-            f"{motion_name} ({pipe.motion_model.family}) has none: "
-            "train both stages (`python -m playmate_core train stage1` then `train stage2`) and pass "
-            "--motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors")
+    if wants_emotion and not pipe.motion_model.supports_emotion:
+        raise ValueError(_no_emotion_message(motion_name, pipe.motion_model.family))
     bars = StageBars()
     try:
         result = pipe.animate(image, sound, args.out, emotion=args.emotion,
@@ -92,3 +91,9 @@ def run_animate(args: argparse.Namespace) -> int:
     print(f"wrote {result.path}: {result.num_frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s), "
           f"{result.width}x{result.height}; seconds: {stages}; total {sum(result.seconds.values()):.1f}")
     return 0
+
+
+def _no_emotion_message(motion_name: str, family: str) -> str:
+    return (f"--emotion needs a Playmate motion model with a trained emotion controller, and --motion-model {motion_name} "
+            f"({family}) has none: train both stages (`python -m playmate_core train stage1` then `train stage2`) and "
+            "pass --motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors")

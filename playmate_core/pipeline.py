@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -265,21 +266,14 @@ class _StageClock:
     def __init__(self, progress: StageProgress | None):
         self.progress, self.seconds = progress, {}
 
+    @contextmanager
     def __call__(self, stage: str):
-        return _Stage(self, stage)
-
-
-class _Stage:
-    def __init__(self, clock: _StageClock, name: str):
-        self.clock, self.name = clock, name
-
-    def __enter__(self) -> Callable[[int, int], None]:
-        self.start = time.perf_counter()
-        progress = self.clock.progress
-        return (lambda done, total: progress(self.name, done, total)) if progress else (lambda done, total: None)
-
-    def __exit__(self, *exc) -> None:
-        self.clock.seconds[self.name] = time.perf_counter() - self.start
+        start = time.perf_counter()
+        progress = self.progress
+        try:
+            yield (lambda done, total: progress(stage, done, total)) if progress else (lambda done, total: None)
+        finally:
+            self.seconds[stage] = time.perf_counter() - start
 
 
 def load_image_file(path) -> torch.Tensor:

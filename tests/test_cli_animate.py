@@ -145,6 +145,11 @@ def test_emotion_with_joyvasa_says_what_to_train_and_choose(models, tmp_path, ca
     assert code == 2 and "Traceback" not in err
     assert "--emotion needs a Playmate motion model with a trained emotion controller" in err
     assert "--motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors" in err
+    code = animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out",
+                   str(tmp_path / "x.mp4"), "--emotion-schedule", "0 1 happy",
+                   "--motion-model", "playmate_motion.safetensors")  # stage 1 alone: no controller
+    err = capsys.readouterr().err
+    assert code == 2 and "--motion-model playmate_motion.safetensors (playmate) has none" in err
     assert not (tmp_path / "x.mp4").exists()
 
 
