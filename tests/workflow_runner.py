@@ -156,7 +156,7 @@ class Runner:
                 continue
             if isinstance(value, dict) and "__value__" in value:
                 value = inputs[name] = value["__value__"]
-            if input_type in PRIMITIVE_CONVERSIONS:
+            if isinstance(input_type, str) and input_type in PRIMITIVE_CONVERSIONS:
                 try:
                     value = inputs[name] = PRIMITIVE_CONVERSIONS[input_type](value)
                 except (TypeError, ValueError) as exc:

@@ -1,0 +1,70 @@
+"""A ComfyUI-style models folder with tiny weights under the public file names, for end-to-end runs.
+
+    models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
+    models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
+    models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
+    models/playmate/playmate_motion.safetensors                             a Playmate stage-1 file
+
+The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
+with a small denoiser (the loader reads the architecture from the file) and no embedded HuBERT.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import torch
+
+from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
+from lp_weights import write_tiny_kijai_set
+from playmate_core.motion.checkpoint import save_motion_model
+from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
+
+AUDIO_DIM = 128  # tiny_hf_config's hidden size
+TINY_JOYVASA = {"feature_dim": 32, "n_layers": 1}
+
+
+def _make_checkpoint_module(fixture_dir: Path):
+    spec = importlib.util.spec_from_file_location("joyvasa_make_checkpoint", fixture_dir / "make_checkpoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "motion_generator_hubert_chinese.pt") -> Path:
+    """{'args', 'model', 'iter'} as the released file, plus the fixture's motion_template.pkl beside it."""
+    mc = _make_checkpoint_module(fixture_dir)
+    dit = dict(mc.DIT, **TINY_JOYVASA)
+    hubert = dict(mc.hubert_config(0), hidden_size=AUDIO_DIM)
+    state = {}
+    for key, shape, dtype, canonical in mc.dit_entries(hubert, "parametrizations", dit):
+        if not key.startswith("audio_encoder."):
+            state[key] = mc.value_for(key, canonical, shape, dtype, 0, dit)
+    args = mc.released_args()
+    args.feature_dim = dit["feature_dim"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    torch.save({"args": args, "model": state, "iter": mc.ITER}, path)
+    shutil.copyfile(fixture_dir / "motion_template.pkl", folder / "motion_template.pkl")
+    return path
+
+
+def write_tiny_playmate(path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=AUDIO_DIM)), str(path))
+    return path
+
+
+def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
+    """Every model the example workflows name, tiny, in their public places."""
+    write_tiny_kijai_set(root / "liveportrait")
+    for name, family in (("chinese-hubert-base", "hubert"), ("wav2vec2-base-960h", "wav2vec2")):
+        config = tiny_hf_config(family)
+        write_hf_folder(str(root / "audio_encoders" / name), config, hf_state_dict(config, seed=1),
+                        do_normalize=family == "wav2vec2")
+    write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
+    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors")
+    return root
