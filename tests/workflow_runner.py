@@ -135,7 +135,7 @@ class Runner:
         custom_names = set(custom_args.args) if custom_args else set()
         takes_kwargs = bool(custom_args and custom_args.varkw)
         errors, ok = [], True
-        declared = set(class_inputs.get("required", {})) | set(class_inputs.get("optional", {}))
+        declared = [*class_inputs.get("required", {}), *class_inputs.get("optional", {})]
         for name in inputs:
             if name not in declared:
                 errors.append(_error("unknown_input", "Input not declared by the node", f"{name}", input_name=name,
