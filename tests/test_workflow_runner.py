@@ -144,7 +144,7 @@ def test_each_validation_error_names_its_node():
         prompt[f"s{node}"] = {"class_type": "Sink", "inputs": {"value": [node, 0]}}
     assert errors_of(prompt) == {
         "1": ["value_bigger_than_max"], "2": ["value_smaller_than_min"], "3": ["return_type_mismatch", "value_not_in_list"],
-        "4": ["unknown_input", "required_input_missing", "return_type_mismatch"], "5": ["invalid_input_type"],
+        "4": ["unknown_input", "return_type_mismatch", "required_input_missing"], "5": ["invalid_input_type"],
         "6": ["return_type_mismatch"], "7": ["bad_linked_input"], "8": ["return_type_mismatch"]}
 
 

@@ -22,8 +22,8 @@ from workflow_runner import Runner
 WORKFLOWS = REPO_ROOT / "workflows"
 NAMES = sorted(p.stem for p in WORKFLOWS.glob("*.json"))
 FPS = 25.0
-SPEECH_SECONDS = 0.2  # 5 frames: the tiny renderer still costs ~1-2 s per 512x512 frame on this CPU
-LONG_SECONDS = 0.44  # 11 frames, streamed
+SPEECH_SECONDS = 0.16  # 4 frames: the tiny renderer still costs ~1-2 s per 512x512 frame on this CPU
+LONG_SECONDS = 0.32  # 8 frames, streamed
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
