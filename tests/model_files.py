@@ -1,4 +1,9 @@
-"""A ComfyUI-style models folder with tiny weights under the public file names, for end-to-end runs.
+"""ComfyUI-style input and models folders for end-to-end runs: the shared media under the names a user
+would give them, and tiny weights under the public model file names.
+
+    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the shared clips)
+
+A models folder with tiny weights under the public file names, for end-to-end runs.
 
     models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
     models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
@@ -13,8 +18,10 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import wave
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
@@ -68,3 +75,27 @@ def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
     write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
     write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors")
     return root
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """16-bit PCM mono WAV."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def write_input_media(folder: Path, media: Path, speech_seconds: float, long_seconds: float) -> Path:
+    """The workflows' input files from ../shared/media (portraits, driving video, speech cut to length)."""
+    from core_nodes import decode_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(media / "portraits" / "astronaut_512x512.png", folder / "portrait.png")
+    shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "portrait_2.png")
+    shutil.copyfile(media / "video" / "driving_astronaut_3s_25fps_512.mp4", folder / "driving.mp4")
+    waveform, rate = decode_audio(str(media / "audio" / "en_3s_22k_mono.wav"))
+    mono = waveform.mean(0).numpy()
+    write_wav(folder / "speech.wav", mono[: int(speech_seconds * rate)], rate)
+    write_wav(folder / "long_speech.wav", mono[: int(long_seconds * rate)], rate)
+    return folder

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import wave
 from pathlib import Path
 
 import av
@@ -15,7 +13,7 @@ import pytest
 
 import core_nodes
 from conftest import REPO_ROOT, shared_path
-from model_files import write_models_folder
+from model_files import write_input_media, write_models_folder
 from workflow_convert import WorkflowFormatError, ui_to_api
 from workflow_runner import Runner
 
@@ -26,27 +24,12 @@ SPEECH_SECONDS = 0.16  # 4 frames: the tiny renderer still costs ~1-2 s per 512x
 LONG_SECONDS = 0.32  # 8 frames, streamed
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 @pytest.fixture(scope="module")
 def comfy_folders(tmp_path_factory):
     """ComfyUI-like input / output / models folders; the pack's host fallback and the core doubles use them."""
     root = tmp_path_factory.mktemp("comfy")
     inputs, outputs = root / "input", root / "output"
-    inputs.mkdir()
-    shutil.copyfile(shared_path("media", "portraits", "astronaut_512x512.png"), inputs / "portrait.png")
-    shutil.copyfile(shared_path("media", "portraits", "grace_hopper_512x600.png"), inputs / "portrait_2.png")
-    shutil.copyfile(shared_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"), inputs / "driving.mp4")
-    waveform, rate = core_nodes.decode_audio(str(shared_path("media", "audio", "en_3s_22k_mono.wav")))
-    mono = waveform.mean(0).numpy()
-    write_wav(inputs / "speech.wav", mono[: int(SPEECH_SECONDS * rate)], rate)
-    write_wav(inputs / "long_speech.wav", mono[: int(LONG_SECONDS * rate)], rate)
+    write_input_media(inputs, shared_path("media"), SPEECH_SECONDS, LONG_SECONDS)
     write_models_folder(root / "models", shared_path("fixtures", "joyvasa"))
     patch = pytest.MonkeyPatch()
     patch.setenv("PLAYMATE_MODELS_DIR", str(root / "models"))
@@ -100,8 +83,11 @@ def test_converter_follows_the_frontends_slots_and_links(node_classes):
                                   "sampler": "ddim"}
     assert api["6"]["inputs"] == {"fps": 30, "images": ["1", 0]}
     assert set(api) == {"1", "2", "3", "6"}
-    workflow["nodes"][2]["widgets_values"] = [25, 1.5, 1.5, 7, 0.2, "ddim", "auto"]  # the seed's control is missing
-    with pytest.raises(WorkflowFormatError, match="widgets_values has 7 entries, the node's widgets take 8"):
+    workflow["nodes"][2]["widgets_values"] = [25, 1.5, 1.5, 7, 0.2, "ddim"]  # saved without the seed's control
+    with pytest.raises(WorkflowFormatError, match="widgets_values has no value for 'sampler'"):
+        ui_to_api(workflow, node_classes)
+    workflow["nodes"][2]["widgets_values"] = [25, 1.5, 1.5, 7, "fixed", 0.2, "ddim", "extra"]
+    with pytest.raises(WorkflowFormatError, match="widgets_values has 8 entries, the node's widgets take 7"):
         ui_to_api(workflow, node_classes)
 
 
