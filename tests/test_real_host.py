@@ -119,9 +119,11 @@ def test_core_doubles_match_the_host(server, node_id):
     for section in ("required", "optional"):
         assert listed["input_order"].get(section, []) == list(spec.get(section, {})), (node_id, section)
         for name, item in spec.get(section, {}).items():
-            host_kind, host_options = listed["input"][section][name][0], listed["input"][section][name][1] if len(listed["input"][section][name]) > 1 else {}
-            assert isinstance(host_kind, list) == isinstance(item[0], (list, tuple)), (node_id, name)
-            if not isinstance(host_kind, list):
+            host_kind, *rest = listed["input"][section][name]
+            host_options = rest[0] if rest else {}
+            host_combo = isinstance(host_kind, list) or host_kind == "COMBO"  # V3 nodes list combos as "COMBO"
+            assert host_combo == isinstance(item[0], (list, tuple)), (node_id, name)
+            if not host_combo:
                 assert host_kind == item[0], (node_id, name)
             for key in ("default", "min", "max", "image_upload", "audio_upload", "video_upload"):
                 assert host_options.get(key) == (item[1] if len(item) > 1 else {}).get(key), (node_id, name, key)
