@@ -1,0 +1,1 @@
+"""Training: data sets prepared from talking-head videos, and the trainers that read them."""
