@@ -8,7 +8,7 @@ A models folder with tiny weights under the public file names, for end-to-end ru
     models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
     models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
     models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
-    models/playmate/playmate_motion.safetensors                             a Playmate stage-1 file
+    models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
 
 The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
 with a small denoiser (the loader reads the architecture from the file) and no embedded HuBERT.
@@ -26,7 +26,8 @@ import torch
 
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
 from lp_weights import write_tiny_kijai_set
-from playmate_core.motion.checkpoint import save_motion_model
+from playmate_core.checkpoint.io import read_safetensors
+from playmate_core.motion.checkpoint import load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256
 from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
 
 AUDIO_DIM = 128  # tiny_hf_config's hidden size
@@ -58,11 +59,18 @@ def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "mot
     return path
 
 
-def write_tiny_playmate(path: Path, seed: int = 0) -> Path:
+def write_tiny_playmate(stage1: Path, stage2: Path, seed: int = 0) -> tuple[Path, Path]:
+    """A stage-1 file and the stage-2 emotion controller trained on it (random, non-zero controller weights)."""
     torch.manual_seed(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=AUDIO_DIM)), str(path))
-    return path
+    stage1.parent.mkdir(parents=True, exist_ok=True)
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=AUDIO_DIM)), str(stage1))
+    model = load_motion_model(str(stage1))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("emotion_tokens", "emotion_controller.")):
+                parameter.copy_(torch.randn_like(parameter) * 0.2)
+    save_emotion_controller(model, str(stage2), stage1_sha256(read_safetensors(str(stage1))[0]), stage1.name)
+    return stage1, stage2
 
 
 def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
@@ -73,7 +81,7 @@ def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
         write_hf_folder(str(root / "audio_encoders" / name), config, hf_state_dict(config, seed=1),
                         do_normalize=family == "wav2vec2")
     write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
-    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors")
+    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors", root / "playmate" / "playmate_emotion.safetensors")
     return root
 
 
