@@ -98,13 +98,24 @@ def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None
     return n
 
 
-def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
-    x = n["x"]
-    render = g.node("PlaymateRenderFrames", (x, 20))
+def link_render_inputs(g: WorkflowGraph, n: dict, render) -> None:
+    """Renderer, source, motion and portrait into a render node, with the speech fitted by Encode Audio."""
     for origin, name in ((n["renderer"], "renderer"), (n["source"], "source"), (n["sampler"], "motion"),
                          (n["portrait"], "portrait")):
         g.link(origin, 0, render, name)
     g.link(n["features"], 2, render, "audio")
+
+
+def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int) -> None:
+    """A note: what the workflow does and what to set, then the models it needs."""
+    name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
+    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=family["encoder"], motion=files), 760, height)
+
+
+def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
+    x = n["x"]
+    render = g.node("PlaymateRenderFrames", (x, 20))
+    link_render_inputs(g, n, render)
     create = g.node("CreateVideo", (x + 380, 20), fps=25.0)
     g.link(render, 0, create, "images")
     g.link(render, 2, create, "fps")
@@ -128,10 +139,9 @@ def talking_portrait(classes):
     n = talking_head(g, JOYVASA)
     frames_to_video(g, n, "Playmate/talking_portrait")
     standard_groups(g, n)
-    g.note((n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
+    note_with_models(g, (n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
            "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
-           "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.\n\n"
-           + MODELS_NOTE.format(family="JoyVASA", encoder=JOYVASA["encoder"], motion=JOYVASA_FILES), 760, 420)
+           "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
     return g
 
 
@@ -146,12 +156,10 @@ def emotion(classes):
     g.link(emo, 0, n["sampler"], "emotion")
     frames_to_video(g, n, "Playmate/emotion")
     standard_groups(g, n, [emo])
-    g.note((n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
+    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
            "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
            "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
-           "(1.5 in the paper; higher = stronger expression, looser lip sync).\n\n"
-           + MODELS_NOTE.format(family="Playmate, with emotion control", encoder=PLAYMATE["encoder"], motion=PLAYMATE_FILES),
-           760, 460)
+           "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
     return g
 
 
@@ -166,11 +174,10 @@ def pose_from_video(classes):
     g.link(pose, 0, n["sampler"], "pose")
     frames_to_video(g, n, "Playmate/pose_from_video")
     standard_groups(g, n, [video, pose])
-    g.note((n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
+    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
            "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
            "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
-           "**smoothing** removes jitter (0 = raw).\n\n"
-           + MODELS_NOTE.format(family="JoyVASA", encoder=JOYVASA["encoder"], motion=JOYVASA_FILES), 760, 460)
+           "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
     return g
 
 
@@ -178,17 +185,13 @@ def long_audio(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA, audio_file="long_speech.wav")
     render = g.node("PlaymateRenderVideo", (n["x"], 20), filename_prefix="Playmate/long_audio")
-    for origin, name in ((n["renderer"], "renderer"), (n["source"], "source"), (n["sampler"], "motion"),
-                         (n["portrait"], "portrait")):
-        g.link(origin, 0, render, name)
-    g.link(n["features"], 2, render, "audio")
+    link_render_inputs(g, n, render)
     n["render"] = render
     standard_groups(g, n)
-    g.note((n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
+    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
            "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
            "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
-           "**crf** sets the quality (18 = visually lossless).\n\n"
-           + MODELS_NOTE.format(family="JoyVASA", encoder=JOYVASA["encoder"], motion=JOYVASA_FILES), 760, 460)
+           "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
     return g
 
 
@@ -197,13 +200,12 @@ def batch(classes):
     n = talking_head(g, JOYVASA, images=["portrait.png", "portrait_2.png"], seed_control="increment")
     frames_to_video(g, n, "Playmate/batch")
     standard_groups(g, n)
-    g.note((n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
+    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
            "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
            "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
            "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
            "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
-           "script (see the README).\n\n"
-           + MODELS_NOTE.format(family="JoyVASA", encoder=JOYVASA["encoder"], motion=JOYVASA_FILES), 760, 520)
+           "script (see the README).", JOYVASA, 520)
     return g
 
 
