@@ -140,8 +140,8 @@ def talking_portrait(classes):
     frames_to_video(g, n, "Playmate/talking_portrait")
     standard_groups(g, n)
     note_with_models(g, (n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
-           "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
-           "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
+                     "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
+                     "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
     return g
 
 
@@ -157,9 +157,9 @@ def emotion(classes):
     frames_to_video(g, n, "Playmate/emotion")
     standard_groups(g, n, [emo])
     note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
-           "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
-           "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
-           "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
+                     "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
+                     "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
+                     "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
     return g
 
 
@@ -175,9 +175,9 @@ def pose_from_video(classes):
     frames_to_video(g, n, "Playmate/pose_from_video")
     standard_groups(g, n, [video, pose])
     note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
-           "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
-           "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
-           "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
+                     "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
+                     "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
+                     "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
     return g
 
 
@@ -189,9 +189,9 @@ def long_audio(classes):
     n["render"] = render
     standard_groups(g, n)
     note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
-           "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
-           "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
-           "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
+                     "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
+                     "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
+                     "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
     return g
 
 
@@ -201,11 +201,11 @@ def batch(classes):
     frames_to_video(g, n, "Playmate/batch")
     standard_groups(g, n)
     note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
-           "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
-           "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
-           "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
-           "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
-           "script (see the README).", JOYVASA, 520)
+                     "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
+                     "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
+                     "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
+                     "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
+                     "script (see the README).", JOYVASA, 520)
     return g
 
 
