@@ -48,6 +48,19 @@ def _convert_joyvasa(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    from .train.prepare import add_prepare_arguments
+
+    sub = parser.add_subparsers(dest="train_command", required=True)
+    add_prepare_arguments(sub.add_parser("prepare", help="videos folder -> training data set"))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train.prepare import run_prepare
+
+    return run_prepare(args)
+
+
 COMMANDS: dict[str, Command] = {
     "convert-liveportrait": Command(
         "convert a LivePortrait set to one Playmate safetensors file", _convert_liveportrait_args, _convert_liveportrait
@@ -56,6 +69,7 @@ COMMANDS: dict[str, Command] = {
         "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
         _convert_joyvasa_args, _convert_joyvasa,
     ),
+    "train": Command("prepare training data (train prepare)", _train_args, _train),
 }
 
 
