@@ -128,6 +128,11 @@ def test_resume_after_an_interruption_keeps_flushed_clips_and_redoes_the_rest(tm
     torch.testing.assert_close(ds.load(1).motion, clip_tensors(3, 1)[0])
     assert ds.num_frames == 15
 
+    retry = writer(tmp_path)
+    assert retry.forget_skipped() == ["bad.mp4"] and not retry.has_source("bad.mp4") and retry.has_source("one.mp4")
+    retry.skip("bad.mp4", "no audio track")
+    retry.finish()
+
     again = writer(tmp_path)  # a finished set re-opened: nothing to redo, same clips after finish
     assert again.has_source("two.mp4")
     again.finish()

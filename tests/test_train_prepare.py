@@ -146,6 +146,13 @@ def test_a_second_run_does_no_work_and_keeps_the_clips(prepared, networks):
     assert after["statistics"] == before["statistics"]
     assert report["already_done"] == 7 and report["frames_processed"] == 0 and report["kept"] == first["kept"]
 
+    retried = prepare_dataset(str(root / "videos"), str(root / "set"), Untouchable(), networks["encoder"],
+                              emotion_labels="folders", detector=networks["detector"], motion_extractor="tiny@0",
+                              retry_skipped=True)  # no face in noface.mp4 again: the renderer is never needed
+    assert retried["already_done"] == 3 and retried["frames_processed"] == 50  # noface.mp4: 2.0 s decoded again
+    assert {s["source"]: s["reason"] for s in retried["skipped"]} == {s["source"]: s["reason"] for s in first["skipped"]}
+    assert json.loads((root / "set" / "manifest.json").read_text())["clips"] == before["clips"]
+
 
 def test_labels_from_a_csv_through_the_command_line(networks, tmp_path, capsys):
     from playmate_core import cli

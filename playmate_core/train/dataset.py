@@ -199,6 +199,13 @@ class DatasetWriter:
         self._sources.add(source)
         self._write(complete=False)
 
+    def forget_skipped(self) -> list[str]:
+        """Drop every skipped source (so a run retries them); returns their names."""
+        forgotten = [s["source"] for s in self.skipped]
+        self._sources.difference_update(forgotten)
+        self.skipped = []
+        return forgotten
+
     def flush(self) -> None:
         """Write the queued clips as one shard (atomically), then the manifest with complete=false."""
         if self._pending:

@@ -71,13 +71,15 @@ def resolve_labels(sources: list[str], emotion_labels: str | None, identity: str
 def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: float = 25.0,
                     emotion_labels: str | None = None, identity: str = "folder", detector=None,
                     crop_scale: float = 2.3, min_seconds: float = 2.0, max_missing: float = 0.2,
-                    limit: int | None = None, motion_extractor: str = "", audio_layer: int = -1,
+                    limit: int | None = None, retry_skipped: bool = False, motion_extractor: str = "",
+                    audio_layer: int = -1,
                     flush_seconds: float = 600.0, progress: Callable[[int, int], None] | None = None,
                     log: Callable[[str], None] | None = None) -> dict:
     """Prepare (or resume) a data set; returns the report (also written to out_dir/report.json and .txt).
 
     emotion_labels: None, "folders" or a CSV path; identity: "folder" | "file" | "csv";
-    limit: at most this many new videos this run; progress(frames_done, frames_total); log(line).
+    limit: at most this many new videos this run; retry_skipped: try the videos an earlier run skipped again;
+    progress(frames_done, frames_total); log(line).
     """
     log = log or (lambda line: None)
     if detector is None:
@@ -89,6 +91,9 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
     settings = ExtractSettings(fps=float(fps), crop=CropConfig(scale=crop_scale), max_missing=max_missing)
     writer = DatasetWriter(out_dir, fps=float(fps), audio_encoder=_encoder_label(encoder, audio_layer),
                            audio_dim=encoder.dim, motion_extractor=motion_extractor)
+    if retry_skipped:
+        for source in writer.forget_skipped():
+            log(f"retrying {source}")
     done_before = [s for s in sources if writer.has_source(s)]
     todo = [s for s in sources if not writer.has_source(s)][:limit]
     notes = _previous_notes(out_dir)
@@ -218,6 +223,7 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder: top folder under VIDEOS_DIR (files at the top: their name); file: file name; csv: CSV column")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--limit", type=int, default=None, help="process at most this many new videos in this run")
+    parser.add_argument("--retry-skipped", action="store_true", help="try again the videos an earlier run skipped")
     parser.add_argument("--crop-scale", type=float, default=2.3, help="face crop scale (LivePortrait's portrait crop: 2.3)")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="skip videos shorter than this")
     parser.add_argument("--max-missing", type=float, default=0.2, help="skip when more of the checked frames have no face")
@@ -247,7 +253,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         args.videos_dir, args.out_dir, renderer, encoder, fps=args.fps, emotion_labels=args.emotion_labels,
         identity=args.identity, detector=MediaPipeFaceDetector(args.face_detector, device),
         crop_scale=args.crop_scale, min_seconds=args.min_seconds, max_missing=args.max_missing, limit=args.limit,
-        motion_extractor=motion_extractor_name(files.paths["motion_extractor"]), audio_layer=args.audio_layer,
+        retry_skipped=args.retry_skipped, motion_extractor=motion_extractor_name(files.paths["motion_extractor"]),
+        audio_layer=args.audio_layer,
         progress=StderrProgress(), log=lambda line: print(f"\n[prepare] {line}", file=sys.stderr),
     )
     print(report_text(report))
