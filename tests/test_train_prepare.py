@@ -57,7 +57,7 @@ def test_videos_are_kept_or_skipped_with_their_reason(prepared):
     assert set(skipped) == set(expected) - KEPT
     for source, reason in skipped.items():
         assert expected[source] in reason, (source, reason)
-    assert skipped["noface.mp4"].startswith("no face in 10 of 10 checked frames")
+    assert skipped["noface.mp4"].startswith("no face in 5 of 5 checked frames")
     assert report["kept_count"] == 3 and report["skipped_count"] == 4 and report["videos"] == 7
     assert report["skipped"] == manifest["skipped"]
     notes = {c["source"]: c["notes"] for c in report["kept"]}
@@ -102,7 +102,7 @@ def test_motion_is_the_extractor_on_one_fixed_portrait_crop_per_video(prepared, 
     with av.open(os.fspath(root / "videos" / "anna" / "talk.mp4")) as container:
         frames = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)]))
     images = frames.float() / 255
-    faces = networks["detector"].detect(images[::5])
+    faces = networks["detector"].detect(images[::10])  # 2.5 checks per second at 25 fps
     median = torch.stack([f.landmarks[0, :, :2] for f in faces]).float().median(0).values
     matrix = crop_matrix(median[None], networks["detector"].layout, CropConfig())
     crops = network_crops(images.permute(0, 3, 1, 2), matrix.expand(75, 3, 3), CropConfig())

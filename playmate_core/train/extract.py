@@ -39,7 +39,7 @@ class ExtractSettings:
 
     fps: float = 25.0
     crop: CropConfig = CropConfig()
-    detect_per_second: float = 5.0
+    detect_per_second: float = 2.5
     max_missing: float = 0.2
     batch: int = 16
     max_side: int = 720
