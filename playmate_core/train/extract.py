@@ -144,7 +144,10 @@ def extract_motion(path: str, probe: VideoProbe, matrix: torch.Tensor, renderer,
 def clip_audio(path: str, probe: VideoProbe, encoder: AudioEncoder, fps: float, num_frames: int) -> torch.Tensor:
     """[N, D] features of the sound from the clip's start, N / fps seconds (the last partial frame padded
     with silence), N = num_frames."""
-    audio = load_audio_file(path)
+    try:
+        audio = load_audio_file(path)
+    except (ValueError, av.FFmpegError) as err:
+        raise SkipVideo(f"the audio track cannot be decoded ({str(err).splitlines()[0]})") from err
     rate = audio["sample_rate"]
     first = round((probe.start - probe.audio_start) * rate)
     span = fit_audio_to_frames({"waveform": audio["waveform"][..., first:], "sample_rate": rate}, num_frames, fps, path)

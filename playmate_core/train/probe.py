@@ -99,8 +99,8 @@ def probe_video(path: str, min_seconds: float) -> VideoProbe:
 
 
 def _first_frame_time(container, stream) -> float:
-    container.seek(0, stream=stream)
     try:
+        container.seek(0, stream=stream)
         for frame in container.decode(stream):
             if frame.time is not None:
                 return float(frame.time)
