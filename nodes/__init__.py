@@ -1,8 +1,8 @@
 """Node registry: every node module exports NODE_CLASS_MAPPINGS / NODE_DISPLAY_NAME_MAPPINGS."""
 
-from . import audio, host, loaders, motion, portrait, pose, render
+from . import audio, emotion, host, loaders, motion, portrait, pose, render
 
-_MODULES = (loaders, portrait, audio, motion, pose, render)
+_MODULES = (loaders, portrait, audio, motion, emotion, pose, render)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -25,7 +25,8 @@ JOYVASA_URL = "https://huggingface.co/jdh-algo/JoyVASA/resolve/main"
 class PlaymateLoadMotionModel:
     DESCRIPTION = ("Loads a stage-1 motion model from models/playmate: a Playmate .safetensors (trained with this pack) "
                    "or JoyVASA's released motion_generator_hubert_chinese.pt (with motion_template.pkl beside it) or its "
-                   "converted .safetensors. The file's contents say which family it is.")
+                   "converted .safetensors. The file's contents say which family it is. emotion_model adds a stage-2 "
+                   "emotion controller trained on that Playmate file (needed by the Emotion node).")
     CATEGORY = CATEGORY
     FUNCTION = "load"
     RETURN_TYPES = ("PLAYMATE_MOTION_MODEL",)
@@ -39,9 +40,10 @@ class PlaymateLoadMotionModel:
             "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
+            "emotion_model": (["none", *host.list_model_files("playmate", (".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
         }}
 
-    def load(self, model_name, device, precision, joyvasa_positional_encoding):
+    def load(self, model_name, device, precision, joyvasa_positional_encoding, emotion_model="none"):
         path = host.resolve_model_path("playmate", model_name)
         if path is None:
             raise FileNotFoundError(
@@ -50,12 +52,17 @@ class PlaymateLoadMotionModel:
                 f"{JOYVASA_URL}/motion_template/motion_template.pkl into that folder. Playmate's own models come "
                 "from training with this pack (none are published)."
             )
+        emotion_path = None
+        if emotion_model != "none":
+            emotion_path = host.resolve_model_path("playmate", emotion_model)
+            if emotion_path is None:
+                raise FileNotFoundError(f"emotion model '{emotion_model}' is not in {host.default_model_folder('playmate')}")
         target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
-        key = (file_identity([path]), str(target), str(dtype), joyvasa_positional_encoding)
-        model = _models.get_or_load(
-            key, lambda: motion_checkpoint.load_motion_model(path, target, dtype, joyvasa_positional_encoding)
-        )
+        files = [path] if emotion_path is None else [path, emotion_path]
+        key = (file_identity(files), str(target), str(dtype), joyvasa_positional_encoding)
+        model = _models.get_or_load(key, lambda: motion_checkpoint.load_motion_model(
+            path, target, dtype, joyvasa_positional_encoding, emotion_path=emotion_path))
         return (model,)
 
 

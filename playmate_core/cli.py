@@ -7,6 +7,7 @@ owns it; ``run(args) -> int`` returns the exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Callable, NamedTuple
 
@@ -17,6 +18,7 @@ class Command(NamedTuple):
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    inference: bool = True  # run under torch.inference_mode (False for commands that train)
 
 
 def _convert_liveportrait_args(parser: argparse.ArgumentParser) -> None:
@@ -49,16 +51,15 @@ def _convert_joyvasa(args: argparse.Namespace) -> int:
 
 
 def _train_args(parser: argparse.ArgumentParser) -> None:
-    from .train.prepare import add_prepare_arguments
+    from .train.commands import add_arguments
 
-    sub = parser.add_subparsers(dest="train_command", required=True)
-    add_prepare_arguments(sub.add_parser("prepare", help="videos folder -> training data set"))
+    add_arguments(parser)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train.prepare import run_prepare
+    from .train.commands import run
 
-    return run_prepare(args)
+    return run(args)
 
 
 COMMANDS: dict[str, Command] = {
@@ -69,7 +70,8 @@ COMMANDS: dict[str, Command] = {
         "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
         _convert_joyvasa_args, _convert_joyvasa,
     ),
-    "train": Command("prepare training data (train prepare)", _train_args, _train),
+    "train": Command("train the motion model (stage1) or its emotion controller (stage2)", _train_args, _train,
+                     inference=False),
 }
 
 
@@ -83,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = COMMANDS[args.command]
     try:
-        with torch.inference_mode():
-            return COMMANDS[args.command].run(args)
+        with torch.inference_mode() if command.inference else contextlib.nullcontext():
+            return command.run(args)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -5,10 +5,15 @@ header metadata (strings): ``format`` = "playmate-motion", ``format_version``, `
 ("playmate" | "joyvasa") and ``config`` (JSON of the family's config dataclass), plus free-form
 provenance (``source``, ``trained_steps``...). Loading is strict: every key, every shape.
 JoyVASA's released .pt (and its motion_template.pkl) load directly too (see joyvasa_release).
+
+Stage-2 emotion files: ``format`` = "playmate-emotion"; tensors = ONLY the emotion controller
+(``emotion_tokens``, ``emotion_controller.*``); ``stage1_sha256`` = :func:`stage1_sha256` of the stage-1
+file's tensors it was trained on, ``stage1_name`` = that file's name. They load on top of that stage-1 file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -22,6 +27,9 @@ from .normalization import AdaptiveNormalizer, TemplateNormalizer
 
 FORMAT = "playmate-motion"
 FORMAT_VERSION = 1
+EMOTION_FORMAT = "playmate-emotion"
+EMOTION_FORMAT_VERSION = 1
+EMOTION_PREFIXES = ("emotion_tokens", "emotion_controller.")
 
 # (key prefix, what the file is, where it belongs) for files chosen in the wrong slot
 FOREIGN_SIGNATURES = (
@@ -42,6 +50,64 @@ def save_motion_model(model: MotionModel, path: str, **provenance) -> None:
                 "config": json.dumps(model.config.to_dict(), sort_keys=True)}
     metadata.update({k: str(v) for k, v in provenance.items()})
     write_safetensors(path, {k: v.detach().cpu() for k, v in model.state_dict().items()}, metadata)
+
+
+def is_emotion_key(key: str) -> bool:
+    return key.startswith(EMOTION_PREFIXES)
+
+
+def stage1_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """Hex sha256 of a Playmate state dict without its emotion controller: key, dtype, shape and bytes of every
+    tensor in key order (so it names the stage-1 weights whatever the file's metadata or tensor order)."""
+    digest = hashlib.sha256()
+    for key in sorted(k for k in tensors if not is_emotion_key(k)):
+        value = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.view(-1).view(torch.uint8).numpy().tobytes() if value.numel() else b"")
+    return digest.hexdigest()
+
+
+def save_emotion_controller(model: PlaymateMotionModel, path: str, stage1_hash: str, stage1_name: str,
+                            **provenance) -> None:
+    """Write only the emotion controller of a stage-2 model, naming the stage-1 file it extends."""
+    tensors = {k: v.detach().cpu() for k, v in model.state_dict().items() if is_emotion_key(k)}
+    if not tensors:
+        raise ValueError("this motion model has no emotion controller (emotion_blocks = 0): nothing to save")
+    metadata = {"format": EMOTION_FORMAT, "format_version": str(EMOTION_FORMAT_VERSION), "family": model.family,
+                "stage1_sha256": stage1_hash, "stage1_name": stage1_name,
+                "config": json.dumps(model.config.to_dict(), sort_keys=True)}
+    metadata.update({k: str(v) for k, v in provenance.items()})
+    write_safetensors(path, tensors, metadata)
+
+
+def attach_emotion_controller(model: MotionModel, stage1_tensors: dict[str, torch.Tensor], stage1_path: str,
+                              emotion_path: str) -> None:
+    """Load a stage-2 file's controller into a stage-1 Playmate model (strict) and enable emotion conditions."""
+    stage1_file, emotion_file = os.path.basename(stage1_path), os.path.basename(emotion_path)
+    if not os.path.isfile(emotion_path):
+        raise CheckpointError(f"{emotion_path}: emotion model file not found")
+    tensors, metadata = read_safetensors(emotion_path) if emotion_path.endswith(".safetensors") else ({}, {})
+    if metadata.get("format") != EMOTION_FORMAT:
+        raise CheckpointError(f"{emotion_file} is not a stage-2 emotion controller (no '{EMOTION_FORMAT}' metadata): "
+                              "emotion_model takes the file written by `train stage2`; choose stage-1 models in "
+                              "model_name")
+    if int(metadata.get("format_version", "0")) > EMOTION_FORMAT_VERSION:
+        raise CheckpointError(f"{emotion_file} uses emotion-file format {metadata['format_version']}; this pack reads "
+                              f"up to {EMOTION_FORMAT_VERSION}: update the pack")
+    if not isinstance(model, PlaymateMotionModel) or not model.config.emotion_blocks:
+        raise CheckpointError(f"{emotion_file} is an emotion controller for Playmate stage-1 models, but {stage1_file} "
+                              f"is a {model.family} model without one: choose its stage-1 file "
+                              f"{metadata.get('stage1_name', '')!r} in model_name")
+    if metadata.get("stage1_sha256") != stage1_sha256(stage1_tensors):
+        raise CheckpointError(f"{emotion_file} was trained on the stage-1 model {metadata.get('stage1_name')!r}, not on "
+                              f"{stage1_file} (their stage-1 weights differ): choose the stage-1 file it was trained "
+                              "with in model_name, or train stage 2 again on this one")
+    holder = torch.nn.Module()
+    holder.emotion_tokens = model.emotion_tokens
+    holder.emotion_controller = model.emotion_controller
+    load_strict(holder, tensors, emotion_path, "emotion controller")
+    model.config.emotion_trained = True
+    model.supports_emotion = True
 
 
 def build_model(family: str, config: dict) -> MotionModel:
@@ -66,15 +132,20 @@ def describe_foreign(keys, path: str) -> str:
 
 
 def load_motion_model(path: str, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                      positional_encoding: str | None = None) -> MotionModel:
+                      positional_encoding: str | None = None, emotion_path: str | None = None) -> MotionModel:
     """Any supported motion-model file -> model in eval mode on device (statistics stay float32).
 
     positional_encoding: JoyVASA only; None keeps the file's choice ('released' for the .pt).
+    emotion_path: a stage-2 emotion controller trained on this stage-1 file (checked by hash).
     """
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: motion model file not found")
     if path.endswith(".safetensors"):
         tensors, metadata = read_safetensors(path)
+        if metadata.get("format") == EMOTION_FORMAT:
+            raise CheckpointError(f"{os.path.basename(path)} is a stage-2 emotion controller, not a motion model: "
+                                  f"choose it in emotion_model, and its stage-1 file "
+                                  f"{metadata.get('stage1_name', '')!r} in model_name")
         if metadata.get("format") != FORMAT:
             raise CheckpointError(describe_foreign(tensors.keys(), path))
         version = int(metadata.get("format_version", "0"))
@@ -89,7 +160,9 @@ def load_motion_model(path: str, device: torch.device | str = "cpu", dtype: torc
         if isinstance(model, JoyVASAMotionModel):
             model.check_buffers()
     else:
-        model = _load_pickled(path, positional_encoding or "released")
+        model, tensors = _load_pickled(path, positional_encoding or "released"), {}
+    if emotion_path:
+        attach_emotion_controller(model, tensors, path, emotion_path)
     return to_precision(model.eval(), device, dtype)
 
 

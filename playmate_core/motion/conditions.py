@@ -40,12 +40,15 @@ class EmotionCondition:
               A row mixes token embeddings linearly, so a blend of two labels or a schedule of labels
               over time ranges is just a different weight matrix. The last column is the null token.
     guidance: emotion guidance scale w_e carried by the condition; None = the sampler's emotion_cfg.
+    ranges:   scheduled time ranges in seconds (:class:`~.emotion_schedule.EmotionRange`) that override the weights
+              for the frames inside them; resolved per frame once the fps is known.
 
-    Rows beyond the motion's length are dropped; a shorter schedule holds its last row.
+    Rows beyond the motion's length are dropped; a shorter weight matrix holds its last row.
     """
 
     weights: torch.Tensor
     guidance: float | None = None
+    ranges: tuple = ()
 
     def __post_init__(self):
         w = self.weights
@@ -68,9 +71,22 @@ class EmotionCondition:
         weights = (1.0 - amount) * emotion_one_hot(first) + amount * emotion_one_hot(second)
         return cls(weights[None], guidance)
 
-    def per_frame(self, num_frames: int) -> torch.Tensor:
-        """[num_frames, 9] float32 weights."""
-        return frames_to_length(self.weights.float(), num_frames)
+    def per_frame(self, num_frames: int, fps: float | None = None) -> torch.Tensor:
+        """[num_frames, 9] float32 weights; frame i is at time i / fps for the scheduled ranges."""
+        weights = frames_to_length(self.weights.float(), num_frames)
+        if not self.ranges:
+            return weights
+        if fps is None:
+            raise ValueError("an emotion schedule needs the frame rate to be resolved per frame")
+        from .emotion_schedule import apply_ranges
+
+        return apply_ranges(weights, self.ranges, fps)
+
+    def check_duration(self, duration_s: float) -> None:
+        """Raise when a scheduled range starts at or after the end of audio lasting duration_s seconds."""
+        from .emotion_schedule import check_ranges_within
+
+        check_ranges_within(self.ranges, duration_s)
 
 
 @dataclass(frozen=True)

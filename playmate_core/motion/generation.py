@@ -81,6 +81,8 @@ def generate_motion(
     if emotion is not None and not model.supports_emotion:
         raise ValueError(f"this {model.family} motion model has no trained emotion control: disconnect the emotion input "
                          "(or load a Playmate model trained with stage 2)")
+    if emotion is not None:
+        emotion.check_duration(float(audio.duration_s))
     if pose is not None and abs(float(pose.fps) - float(model.fps)) > 1e-6:
         raise ValueError(f"the pose sequence is at {pose.fps:g} fps but the motion is at {model.fps:g} fps")
     n = int(audio.num_frames)
@@ -136,7 +138,7 @@ def sample_normalized_motion(
     if emotion is not None:
         null = torch.zeros(NUM_EMOTION_TOKENS)
         null[NULL_EMOTION] = 1.0
-        emotion_rows = (null.expand(n, -1), emotion.per_frame(n))
+        emotion_rows = (null.expand(n, -1), emotion.per_frame(n, model.fps))
 
     def draw(frames: int) -> torch.Tensor:
         return noise_fn((b, frames, 70)).to(device, torch.float32)

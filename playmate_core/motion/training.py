@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -10,10 +12,28 @@ from .models.base import MotionModel, WindowConditions
 from .schedulers import add_noise, training_target
 
 
+class DiffusionForward(NamedTuple):
+    """One noised training forward: output and target [B, W, 70], noisy input x_t [B, W, 70], steps t [B]."""
+
+    output: torch.Tensor
+    target: torch.Tensor
+    x_t: torch.Tensor
+    t: torch.Tensor
+
+
 def diffusion_loss(model: MotionModel, motion: torch.Tensor, cond: WindowConditions, *,
                    prev_noise_std: float = 0.0, audio_drop_prob: float = 0.1, emotion_drop_prob: float = 0.1,
                    generator: torch.Generator | None = None) -> torch.Tensor:
-    """Mean squared error of the model's prediction on a batch of normalised windows.
+    """Mean squared error of the model's prediction on a batch of normalised windows (see diffusion_forward)."""
+    out = diffusion_forward(model, motion, cond, prev_noise_std=prev_noise_std, audio_drop_prob=audio_drop_prob,
+                            emotion_drop_prob=emotion_drop_prob, generator=generator)
+    return F.mse_loss(out.output.float(), out.target.float())
+
+
+def diffusion_forward(model: MotionModel, motion: torch.Tensor, cond: WindowConditions, *,
+                      prev_noise_std: float = 0.0, audio_drop_prob: float = 0.1, emotion_drop_prob: float = 0.1,
+                      generator: torch.Generator | None = None) -> DiffusionForward:
+    """The model's prediction on a batch of noised normalised windows, and what it should be.
 
     motion: [B, W, 70] clean normalised target; cond: the window's conditions (drop_audio is replaced by
     random classifier-free-guidance dropout). A uniform step t in 1..T is drawn per row; the previous
@@ -44,4 +64,4 @@ def diffusion_loss(model: MotionModel, motion: torch.Tensor, cond: WindowConditi
         kp_canonical=cond.kp_canonical, source_motion=cond.source_motion, emotion=emotion, use_start=cond.use_start,
     )
     output = model.denoise(x_t, t, model.encode_conditions(noisy_cond))
-    return F.mse_loss(output, training_target(model.prediction, motion, noise))
+    return DiffusionForward(output, training_target(model.prediction, motion, noise), x_t, t)

@@ -12,7 +12,9 @@ sqrt(ab_t) x_t - sqrt(1 - ab_t) F stays bounded at the noisiest steps, where a p
 estimate multiplies its errors by 1 / sqrt(ab_t) (about 2000 at t = T for the cosine schedule).
 The emotion controller (two transformer blocks over the Conformer output plus the per-frame emotion
 embedding) replaces the Exp-MLP's input only; it starts as the identity (zero-initialised) so stage 2
-trains it on top of frozen stage-1 weights.
+trains it on top of frozen stage-1 weights. Without an emotion input it is skipped (a stage-1 model is exactly
+stage 1) until a trained controller is loaded; then "no emotion" is its null token, the condition stage 2 trains
+for dropped labels, so guidance with w_e = 0 equals sampling without emotion.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 from torch import nn
 
-from ..conditions import NUM_EMOTION_TOKENS
+from ..conditions import NULL_EMOTION, NUM_EMOTION_TOKENS
 from ..normalization import AdaptiveNormalizer
 from ..schedulers import NoiseSchedule
 from .base import MotionModel, WindowConditions
@@ -164,8 +166,10 @@ class PlaymateMotionModel(MotionModel):
             h = block(h)
         h = h[:, p:]
         exp_features = h
-        if self.config.emotion_blocks:
-            exp_features = h if emotion is None else h + emotion
+        if self.config.emotion_blocks and (emotion is not None or self.supports_emotion):
+            if emotion is None:  # a trained controller without an emotion input: the null ("no emotion") token
+                emotion = self.emotion_tokens[NULL_EMOTION].to(h.dtype)
+            exp_features = h + emotion
             for block in self.emotion_controller:
                 exp_features = block(exp_features)
         heads = torch.cat([self.exp_head(exp_features), self.pose_head(h)], dim=-1) + self.noise_skip(x_t)

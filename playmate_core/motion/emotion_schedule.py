@@ -1,0 +1,131 @@
+"""Emotion schedules: a label (or a blend of two) per time range in seconds, parsed from text.
+
+One range per line, in any of these forms (``#`` starts a comment, blank lines are ignored):
+
+    0 2.5 happy          start end label
+    2.5-4: sad           start-end: label
+    4, 6, angry          commas between the fields
+    6s 8s happy+sad@0.3  an optional 's' after the numbers; a blend of two labels (30 % sad)
+
+Ranges are half-open [start, end): a frame at time t = i / fps takes the range with start <= t < end;
+frames outside every range keep the condition's base emotion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+from .conditions import EMOTION_LABELS, NULL_EMOTION, EmotionCondition, emotion_one_hot
+
+USER_LABELS = tuple(label for i, label in enumerate(EMOTION_LABELS) if i != NULL_EMOTION)
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
+_LINE = re.compile(
+    rf"^(?P<start>{_NUMBER})\s*(?:s\b)?(?:\s*(?:-|,|\bto\b)\s*|\s+)(?P<end>{_NUMBER})\s*(?:s\b)?\s*[:,]?\s*(?P<label>\S.*)$"
+)
+_BLEND = re.compile(rf"^(?P<first>[a-z]+)\s*\+\s*(?P<second>[a-z]+)\s*(?:@\s*(?P<amount>{_NUMBER}))?$")
+
+
+@dataclass(frozen=True)
+class EmotionRange:
+    """One scheduled range: [start_s, end_s) seconds -> weights [9] over the emotion tokens.
+
+    line: 1-based line number in the schedule text; text: that line as written (for error messages)."""
+
+    start_s: float
+    end_s: float
+    weights: torch.Tensor
+    line: int
+    text: str
+
+    def describe(self) -> str:
+        return f"line {self.line} ('{self.text}')"
+
+
+def label_weights(label: str) -> torch.Tensor:
+    """[9] weights of 'happy' or of a blend 'happy+sad@0.3' (= 0.7 happy + 0.3 sad; no '@' means 0.5)."""
+    key = label.strip().lower()
+    blend = _BLEND.match(key)
+    if blend is None:
+        _check_label(key)
+        return emotion_one_hot(key)
+    first, second = blend["first"], blend["second"]
+    _check_label(first)
+    _check_label(second)
+    amount = 0.5 if blend["amount"] is None else float(blend["amount"])
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(f"blend amount in '{label}' must be within 0 .. 1, got {amount:g}")
+    return (1.0 - amount) * emotion_one_hot(first) + amount * emotion_one_hot(second)
+
+
+def _check_label(label: str) -> None:
+    if label not in USER_LABELS:
+        raise ValueError(f"unknown emotion label '{label}'; valid labels: {', '.join(USER_LABELS)} "
+                         "(a blend is written first+second@amount, e.g. happy+sad@0.3)")
+
+
+def parse_schedule(text: str) -> tuple[EmotionRange, ...]:
+    """Schedule text -> ranges sorted by start. Raises ValueError naming the line for a malformed line, an unknown
+    label, start < 0, end <= start, or two overlapping ranges (both lines named)."""
+    ranges = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        where = f"emotion schedule line {number} ('{line}')"
+        match = _LINE.match(line)
+        if match is None:
+            raise ValueError(f"{where}: expected '<start_s> <end_s> <label>' or '<start>-<end>: <label>', "
+                             "e.g. '0 2.5 happy'")
+        start, end = float(match["start"]), float(match["end"])
+        if start < 0:
+            raise ValueError(f"{where}: start {start:g} s is negative; times are seconds from the audio's start")
+        if end <= start:
+            raise ValueError(f"{where}: end {end:g} s must be after start {start:g} s")
+        try:
+            weights = label_weights(match["label"])
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        ranges.append(EmotionRange(start, end, weights, number, line))
+    ranges.sort(key=lambda r: (r.start_s, r.line))
+    for before, after in zip(ranges, ranges[1:]):
+        if after.start_s < before.end_s:
+            raise ValueError(f"emotion schedule ranges overlap: {before.describe()} covers {before.start_s:g}-"
+                             f"{before.end_s:g} s and {after.describe()} starts at {after.start_s:g} s")
+    return tuple(ranges)
+
+
+def check_ranges_within(ranges: tuple[EmotionRange, ...], duration_s: float) -> None:
+    """A range that starts at or after the audio's end would never apply: say so."""
+    for r in ranges:
+        if r.start_s >= duration_s:
+            raise ValueError(f"emotion schedule {r.describe()} starts at {r.start_s:g} s but the audio lasts only "
+                             f"{duration_s:g} s: shorten the schedule or use longer audio")
+
+
+def apply_ranges(base: torch.Tensor, ranges: tuple[EmotionRange, ...], fps: float) -> torch.Tensor:
+    """base [N, 9] per-frame weights -> a copy where the frames at i / fps inside a range take its weights."""
+    out = base.clone()
+    times = torch.arange(base.shape[0], dtype=torch.float64) / float(fps)
+    for r in ranges:
+        inside = (times >= r.start_s) & (times < r.end_s)
+        out[inside] = r.weights.to(out.dtype)
+    return out
+
+
+def build_emotion(label: str, scale: float | None = None, blend_with: str = "none", blend_amount: float = 0.5,
+                  schedule: str = "") -> EmotionCondition:
+    """The Emotion node's inputs -> an EmotionCondition: the base label (optionally blended,
+    (1 - blend_amount) * label + blend_amount * blend_with) for the whole clip, overridden by the schedule's ranges."""
+    _check_label(label.strip().lower())
+    if scale is not None and not 0.0 <= scale:
+        raise ValueError(f"emotion_scale must be 0 or more, got {scale:g}")
+    if blend_with == "none":
+        base = EmotionCondition.from_label(label, scale)
+    else:
+        _check_label(blend_with.strip().lower())
+        base = EmotionCondition.blend(label, blend_with, blend_amount, scale)
+    return EmotionCondition(base.weights, scale, parse_schedule(schedule))

@@ -1,0 +1,117 @@
+"""``python -m playmate_core train <stage1|stage2> ...``: the training command line.
+
+TRAIN_COMMANDS maps each sub-command to (help, add_arguments, run); the data-preparation command registers
+itself here too (``prepare``, from train/prepare.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Callable, NamedTuple
+
+from .prepare import add_prepare_arguments, run_prepare
+
+
+class TrainCommand(NamedTuple):
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    parser.add_argument("--data", required=True, help="a data set folder written by `train prepare` (manifest.json + shards/)")
+    parser.add_argument("--out", default=default_out, help=f"output model file (default {default_out}); the state, "
+                        "log, loss curve and sample plots are written beside it")
+    parser.add_argument("--resume", action="store_true", help="continue from <out stem>.state.pt (same config)")
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--steps", type=int, help="override the config's step count for this stage")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+
+
+def _stage1_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default="tiny", help="tiny, base, or a JSON file (see playmate_core/train/configs)")
+    _common_arguments(parser, "playmate_motion.safetensors")
+
+
+def _stage2_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stage1", required=True, help="the stage-1 model file (from `train stage1`) to extend")
+    parser.add_argument("--config", help="tiny, base or a JSON file; default: the config stored in the stage-1 file")
+    _common_arguments(parser, "playmate_emotion.safetensors")
+
+
+def _device(choice: str):
+    import torch
+
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None):
+    from .config import TrainConfig, load_train_config
+
+    config = load_train_config(args.config) if args.config or fallback is None else TrainConfig.from_dict(fallback)
+    if args.steps is not None:
+        getattr(config, stage).steps = args.steps
+    if args.batch_size is not None:
+        config.batch_size = args.batch_size
+    config.validate()
+    return config
+
+
+def _prepare_out(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if not path.endswith(".safetensors"):
+        raise ValueError(f"--out must be a .safetensors file, got {path}")
+
+
+def _run_stage1(args: argparse.Namespace) -> int:
+    from .dataset import MotionDataset
+    from .stages import run_stage1
+
+    config = _config(args, "stage1")
+    _prepare_out(args.out)
+    record = run_stage1(config, MotionDataset(args.data), args.out, device=_device(args.device), resume=args.resume)
+    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f})")
+    return 0
+
+
+def _run_stage2(args: argparse.Namespace) -> int:
+    import json
+
+    from ..checkpoint.io import read_safetensors
+    from .dataset import MotionDataset
+    from .stages import run_stage2
+
+    if not os.path.isfile(args.stage1):
+        raise FileNotFoundError(f"--stage1 {args.stage1}: file not found")
+    stored = read_safetensors(args.stage1)[1].get("train_config")
+    config = _config(args, "stage2", json.loads(stored) if stored else None)
+    _prepare_out(args.out)
+    record = run_stage2(config, args.stage1, MotionDataset(args.data), args.out, device=_device(args.device),
+                        resume=args.resume)
+    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); load it as "
+          f"emotion_model together with {os.path.basename(args.stage1)} as model_name")
+    return 0
+
+
+TRAIN_COMMANDS: dict[str, TrainCommand] = {
+    "prepare": TrainCommand("turn a folder of talking-head videos into a training data set", add_prepare_arguments,
+                            run_prepare),
+    "stage1": TrainCommand("train the motion diffusion transformer (stage 1) on a prepared data set",
+                           _stage1_arguments, _run_stage1),
+    "stage2": TrainCommand("train the emotion controller (stage 2) on a frozen stage-1 model", _stage2_arguments,
+                           _run_stage2),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="train_command", required=True)
+    for name, command in TRAIN_COMMANDS.items():
+        command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
+
+
+def run(args: argparse.Namespace) -> int:
+    return TRAIN_COMMANDS[args.train_command].run(args)
