@@ -28,9 +28,8 @@ def test_prepare_train_both_stages_load_and_sample_with_emotion(pack, models_dir
     faces = decoded_frames(shared_path(*DRIVING), 256)
     speech = load_audio_file(os.fspath(shared_path(*SPEECH)))
     videos = tmp_path / "videos"
-    write_video(videos / "m01" / "happy" / "001.mp4", faces, audio=speech)
-    write_video(videos / "m01" / "sad" / "001.mp4", faces[::-1], audio=speech)
-    write_video(videos / "m02" / "neutral" / "001.mp4", faces[10:65], audio=speech)
+    write_video(videos / "m01" / "happy" / "001.mp4", faces[:55], audio=speech)  # 2.2 s
+    write_video(videos / "m02" / "sad" / "001.mp4", faces[::-1][:50], audio=speech)  # 2.0 s
     config = AW.tiny_hf_config("wav2vec2")
     AW.write_hf_folder(str(tmp_path / "w2v"), config, AW.hf_state_dict(config, seed=1))
     renderer = write_tiny_kijai_set(tmp_path / "lp")
@@ -38,7 +37,7 @@ def test_prepare_train_both_stages_load_and_sample_with_emotion(pack, models_dir
     assert cli.main(["train", "prepare", str(videos), str(data), "--renderer", str(renderer), "--audio-encoder",
                      str(tmp_path / "w2v"), "--emotion-labels", "folders", "--device", "cpu"]) == 0
     dataset = MotionDataset(str(data))
-    assert sorted(c["emotion"] for c in dataset.clips) == ["happy", "neutral", "sad"]
+    assert sorted(c["emotion"] for c in dataset.clips) == ["happy", "sad"]
 
     folder = models_dir / "playmate"
     folder.mkdir()

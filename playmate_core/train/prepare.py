@@ -117,14 +117,14 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
             except SkipVideo as reason:
                 writer.skip(source, str(reason))
                 log(f"skipped {source}: {reason}")
+                if progress is not None:
+                    progress(done + frame_count(probe.duration, fps), total)
             else:
                 writer.add_clip(source, identity_name, emotion, clip.motion, clip.audio, clip.kp_canonical)
                 notes[source] = probe.notes(fps)
                 for note in notes[source]:
                     log(f"{source}: {note}")
             done += frame_count(probe.duration, fps)
-            if progress is not None:
-                progress(done, total)
             if time.perf_counter() - last_flush > flush_seconds:
                 writer.flush()
                 last_flush = time.perf_counter()
@@ -195,13 +195,13 @@ class StderrProgress:
 
     def __init__(self, stream=sys.stderr, every_s: float = 0.5):
         self.stream, self.every_s = stream, every_s
-        self.started, self.shown = time.perf_counter(), 0.0
+        self.started, self.shown, self.finished = time.perf_counter(), 0.0, False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if now - self.shown < self.every_s and done < total:
+        if self.finished or (now - self.shown < self.every_s and done < total):
             return
-        self.shown = now
+        self.shown, self.finished = now, done >= total
         rate = done / max(now - self.started, 1e-9)
         left = (total - done) / rate if rate > 0 else float("nan")
         self.stream.write(f"\r[prepare] {done}/{total} frames ({100 * done / max(total, 1):.0f}%), "
