@@ -128,6 +128,11 @@ def test_resume_after_an_interruption_keeps_flushed_clips_and_redoes_the_rest(tm
     torch.testing.assert_close(ds.load(1).motion, clip_tensors(3, 1)[0])
     assert ds.num_frames == 15
 
+    retry = writer(tmp_path)
+    assert retry.forget_skipped() == ["bad.mp4"] and not retry.has_source("bad.mp4") and retry.has_source("one.mp4")
+    retry.skip("bad.mp4", "no audio track")
+    retry.finish()
+
     again = writer(tmp_path)  # a finished set re-opened: nothing to redo, same clips after finish
     assert again.has_source("two.mp4")
     again.finish()
@@ -180,3 +185,19 @@ def test_reader_errors_say_what_to_do(tmp_path):
     os.remove(tmp_path / "set" / "shards" / "00000.safetensors")
     with pytest.raises(DatasetError, match="shard shards/00000.safetensors listed in manifest.json is missing"):
         MotionDataset(str(tmp_path / "set"))
+
+
+def test_resume_redoes_the_clips_of_a_deleted_shard_with_fresh_keys(tmp_path):
+    w = writer(tmp_path)
+    w.add_clip("one.mp4", "x", None, *clip_tensors(12, 0))  # shard 00000
+    w.add_clip("two.mp4", "x", None, *clip_tensors(12, 1))  # shard 00001
+    w.finish()
+    os.remove(tmp_path / "shards" / "00000.safetensors")
+    w = writer(tmp_path)
+    assert not w.has_source("one.mp4") and w.has_source("two.mp4")
+    assert w.add_clip("one.mp4", "x", None, *clip_tensors(12, 0)) == "c000002"
+    w.finish()
+    ds = MotionDataset(str(tmp_path))
+    assert [(c["key"], c["source"], c["shard"]) for c in ds.clips] == [
+        ("c000001", "two.mp4", "shards/00001.safetensors"), ("c000002", "one.mp4", "shards/00002.safetensors")]
+    torch.testing.assert_close(ds.load(1).motion, clip_tensors(12, 0)[0])

@@ -10,6 +10,8 @@ import argparse
 import os
 from typing import Callable, NamedTuple
 
+from .prepare import add_prepare_arguments, run_prepare
+
 
 class TrainCommand(NamedTuple):
     help: str
@@ -96,6 +98,8 @@ def _run_stage2(args: argparse.Namespace) -> int:
 
 
 TRAIN_COMMANDS: dict[str, TrainCommand] = {
+    "prepare": TrainCommand("turn a folder of talking-head videos into a training data set", add_prepare_arguments,
+                            run_prepare),
     "stage1": TrainCommand("train the motion diffusion transformer (stage 1) on a prepared data set",
                            _stage1_arguments, _run_stage1),
     "stage2": TrainCommand("train the emotion controller (stage 2) on a frozen stage-1 model", _stage2_arguments,

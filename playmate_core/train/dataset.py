@@ -151,7 +151,8 @@ class DatasetWriter:
                     f"{self.root}: this data set was prepared with other settings ({'; '.join(differing)}); "
                     "choose a new output folder, or the same settings to resume it"
                 )
-            self.clips = [c for c in manifest.get("clips", [])]
+            # clips whose shard was deleted are dropped, so they are prepared again
+            self.clips = [c for c in manifest.get("clips", []) if os.path.isfile(os.path.join(self.root, c["shard"]))]
             self.skipped = list(manifest.get("skipped", []))
         else:
             self.clips, self.skipped = [], []
@@ -159,6 +160,7 @@ class DatasetWriter:
         self.header = header
         self._pending: list[tuple[dict, dict[str, torch.Tensor]]] = []
         self._pending_frames = 0
+        self._next_key = 1 + max((int(c["key"][1:]) for c in self.clips), default=-1)
         self._next_shard = 1 + max((int(os.path.basename(c["shard"]).split(".")[0]) for c in self.clips), default=-1)
         self._sources = {c["source"] for c in self.clips} | {s["source"] for s in self.skipped}
 
@@ -179,7 +181,8 @@ class DatasetWriter:
         if self.has_source(source):
             raise ValueError(f"add_clip: source {source!r} is already in the data set")
         n = _check_clip(source, motion, audio, kp_canonical, self.header["audio_dim"])
-        key = f"c{len(self.clips) + len(self._pending):06d}"
+        key = f"c{self._next_key:06d}"
+        self._next_key += 1
         entry = {"key": key, "shard": None, "source": source, "identity": str(identity),
                  "emotion": None if emotion is None else str(emotion), "num_frames": n}
         tensors = {f"{key}.motion": motion, f"{key}.audio": audio, f"{key}.kp_canonical": kp_canonical}
@@ -198,6 +201,13 @@ class DatasetWriter:
         self.skipped.append({"source": source, "reason": str(reason)})
         self._sources.add(source)
         self._write(complete=False)
+
+    def forget_skipped(self) -> list[str]:
+        """Drop every skipped source (so a run retries them); returns their names."""
+        forgotten = [s["source"] for s in self.skipped]
+        self._sources.difference_update(forgotten)
+        self.skipped = []
+        return forgotten
 
     def flush(self) -> None:
         """Write the queued clips as one shard (atomically), then the manifest with complete=false."""
@@ -224,9 +234,9 @@ class DatasetWriter:
         return statistics
 
     def _motions(self):
-        for shard, clips in _group_by_shard(self.clips).items():
-            from safetensors import safe_open
+        from safetensors import safe_open
 
+        for shard, clips in _group_by_shard(self.clips).items():
             with safe_open(os.path.join(self.root, shard), framework="pt", device="cpu") as f:
                 for clip in clips:
                     yield clip["identity"], f.get_tensor(f"{clip['key']}.motion")

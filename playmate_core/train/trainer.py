@@ -10,6 +10,7 @@ DIR/name.loss.png and DIR/name.samples/step_XXXXXXX.png.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -187,7 +188,7 @@ class Trainer:
 
     def checkpoint(self, records: list[dict]) -> None:
         """The model with the EMA weights, then the state sidecar (atomically), then the loss curve."""
-        metadata = {**self.job.metadata, "trained_steps": str(self.step), "train_config": self.job.config.to_dict()}
+        metadata = {**self.job.metadata, "trained_steps": str(self.step), "train_config": json.dumps(self.job.config.to_dict())}
         if records:
             metadata["last_loss"] = f"{records[-1]['loss']:.6g}"
         with holding(self.job.trainable, self.ema):
