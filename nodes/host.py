@@ -13,6 +13,8 @@ from typing import Iterable
 
 import torch
 
+from playmate_core.devices import default_device
+
 PACK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # model folder name -> file extensions it holds
@@ -112,11 +114,7 @@ def torch_device(choice: str = "auto") -> torch.device:
     mm = _model_management()
     if mm is not None:
         return mm.get_torch_device()
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return default_device()
 
 
 def throw_if_interrupted() -> None:

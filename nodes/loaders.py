@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-
-from playmate_core.checkpoint.io import DTYPES
+from playmate_core.devices import DEVICES, PRECISIONS, resolve_precision
 from playmate_core.download import DownloadError, download_file, missing_files_message
 from playmate_core.implicit.checkpoints import NETWORKS, RendererFiles
 from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES
@@ -13,16 +11,7 @@ from playmate_core.implicit.renderer import load_renderer
 from . import host
 from .model_cache import ModelCache, file_identity
 
-PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
-DEVICES = ["auto", "cpu", "cuda", "mps"]
 _renderers = ModelCache()
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """'auto': fp16 on CUDA, fp32 elsewhere (CPU users may pick bf16: see README for its accuracy)."""
-    if precision == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    return DTYPES[precision]
 
 
 def _liveportrait_choices() -> list[str]:

@@ -8,6 +8,7 @@ from playmate_core.motion.generation import MAX_SEED, generate_motion
 from playmate_core.motion.models.joyvasa import POSITIONAL_ENCODINGS
 from playmate_core.motion.plot import plot_motion
 from playmate_core.motion.samplers import SAMPLERS
+from playmate_core.public_models import JOYVASA_PUBLIC_NAME, JOYVASA_URL
 
 from . import host
 from .loaders import DEVICES, PRECISIONS, resolve_precision
@@ -16,10 +17,6 @@ from .model_cache import ModelCache, file_identity
 _models = ModelCache()
 
 CATEGORY = "Playmate/motion"
-
-
-JOYVASA_PUBLIC_NAME = "motion_generator_hubert_chinese.pt"
-JOYVASA_URL = "https://huggingface.co/jdh-algo/JoyVASA/resolve/main"
 
 
 class PlaymateLoadMotionModel:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from playmate_core.face.crop import CropConfig
 from playmate_core.face.detector import MediaPipeFaceDetector
 from playmate_core.face.paste import photo_mask
 from playmate_core.face.portrait import Portrait, load_portraits
+from playmate_core.implicit.extract import extract_portrait_source
 
 from . import host
 
 DETECTORS = list(MediaPipeFaceDetector.MODELS)
 MASK_FEATHER = 0.1
-SOURCE_CHUNK = 8
 _detectors: dict[tuple[str, str], MediaPipeFaceDetector] = {}
 
 
@@ -89,21 +87,7 @@ class PlaymateExtractKeypoints:
     def extract(self, renderer, portrait):
         if not isinstance(portrait, Portrait):
             raise TypeError(f"portrait must come from Load Portrait (PLAYMATE_PORTRAIT), got {type(portrait).__name__}")
-        progress = host.Progress(portrait.batch_size)
-        parts = []
-        for start in range(0, portrait.batch_size, SOURCE_CHUNK):
-            host.throw_if_interrupted()
-            parts.append(renderer.extract_source(portrait.crops[start:start + SOURCE_CHUNK]))
-            progress(min(start + SOURCE_CHUNK, portrait.batch_size), portrait.batch_size)
-        device = parts[0].motion.device
-        source = dataclasses.replace(
-            parts[0],
-            appearance=torch.cat([p.appearance for p in parts]),
-            kp_canonical=torch.cat([p.kp_canonical for p in parts]),
-            motion=torch.cat([p.motion for p in parts]),
-            eye_ratio=portrait.eye_ratio.to(device, torch.float32),
-            lip_ratio=portrait.lip_ratio.to(device, torch.float32),
-        )
+        source = extract_portrait_source(renderer, portrait, progress=host.Progress(portrait.batch_size))
         return (source,)
 
 

@@ -7,7 +7,7 @@ import logging
 import torch
 
 from playmate_core.audio.features import AudioFeatures
-from playmate_core.pose import LENGTH_POLICIES, estimate_pose, image_chunks, video_chunks, video_info
+from playmate_core.pose import LENGTH_POLICIES, pose_from_driving
 from playmate_core.pose.plot import plot_pose
 
 from . import host
@@ -57,21 +57,16 @@ class PlaymatePoseFromVideo:
             if not isinstance(audio_features, AudioFeatures):
                 raise TypeError(f"audio_features must come from Encode Audio, got {type(audio_features).__name__}")
             fps, num_frames = float(audio_features.fps), int(audio_features.num_frames)
-        max_seconds = (num_frames + 1) / fps if num_frames else None
-        if video is not None:
-            source = host.video_stream_source(video)
-            video_fps, total = video_info(source)
-            chunks = video_chunks(source, max_seconds=max_seconds)
-        else:
-            frames = _check_images(images)
-            video_fps, total = float(images_fps), int(frames.shape[0])
-            chunks = image_chunks(frames, video_fps, max_seconds=max_seconds)
-        if max_seconds is not None and total:
-            total = min(total, int(max_seconds * video_fps) + 1)
-        progress = host.Progress(total or 1)
-        result = estimate_pose(chunks, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
-                               length_policy, video_fps=video_fps,
-                               progress=lambda done: progress(min(done, total or done), total or done))
+        driving = host.video_stream_source(video) if video is not None else _check_images(images)
+        bar = {}
+
+        def progress(done, total):
+            if "bar" not in bar:
+                bar["bar"] = host.Progress(total or 1)
+            bar["bar"](done, total)
+
+        result = pose_from_driving(driving, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
+                                   length_policy, images_fps=float(images_fps), progress=progress)
         report = result.summary()
         log.info("Playmate Pose From Video:\n%s", report)
         return (result.pose, plot_pose(result), report)

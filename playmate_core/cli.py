@@ -50,6 +50,30 @@ def _convert_joyvasa(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _animate_args(parser: argparse.ArgumentParser) -> None:
+    from .animate_command import add_animate_arguments
+
+    add_animate_arguments(parser)
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from .animate_command import run_animate
+
+    return run_animate(args)
+
+
+def _download_args(parser: argparse.ArgumentParser) -> None:
+    from .model_commands import add_download_arguments
+
+    add_download_arguments(parser)
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .model_commands import run_download
+
+    return run_download(args)
+
+
 def _train_args(parser: argparse.ArgumentParser) -> None:
     from .train.commands import add_arguments
 
@@ -70,6 +94,10 @@ COMMANDS: dict[str, Command] = {
         "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
         _convert_joyvasa_args, _convert_joyvasa,
     ),
+    "animate": Command("portrait + speech -> talking-head MP4 (JoyVASA + HuBERT + LivePortrait by default)",
+                       _animate_args, _animate),
+    "download": Command("fetch the public model files (LivePortrait, HuBERT, wav2vec2, JoyVASA) into a models folder",
+                        _download_args, _download),
     "train": Command("train the motion model (stage1) or its emotion controller (stage2)", _train_args, _train,
                      inference=False),
 }
@@ -89,6 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with torch.inference_mode() if command.inference else contextlib.nullcontext():
             return command.run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

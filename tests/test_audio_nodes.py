@@ -63,7 +63,7 @@ def offline(monkeypatch):
     def no_network(*_args, **_kwargs):
         raise urllib.error.URLError("name resolution failed")
 
-    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    monkeypatch.setattr("playmate_core.download.open_url", no_network)
 
 
 def test_missing_public_encoder_offline_says_what_to_download(nodes, models_dir, offline):

@@ -3,13 +3,13 @@
 
 import os
 import pickle
-import sys
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from conftest import shared_path
+from motion_weights import joyvasa_fixture, write_release
 from playmate_core.checkpoint.io import CheckpointError
 from playmate_core.cli import main as cli_main
 from playmate_core.implicit.keypoints import keypoints_from_motion
@@ -22,19 +22,13 @@ from playmate_core.motion.postprocess import anchor_to_first_frame, ema_smooth
 from playmate_core.motion.schedulers import ddpm_step
 from playmate_core.motion.samplers import combine_guidance
 
-LEGACY = {"parametrizations.weight.original0": "weight_g", "parametrizations.weight.original1": "weight_v"}
-
-
 def rel(a, b):
     return float((a.float() - b.float()).norm() / b.float().norm())
 
 
 @pytest.fixture(scope="module")
 def mc():
-    folder = shared_path("fixtures", "joyvasa")
-    sys.path.insert(0, str(folder))
-    import make_checkpoint
-    return make_checkpoint
+    return joyvasa_fixture()
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +52,6 @@ def release_state(mc):
 def models(mc, release_state, template):
     args = vars(mc.released_args())
     return {pe: model_from_release_state(args, release_state, template, pe)[0] for pe in ("released", "fixed")}
-
-
-def write_release(mc, state, folder, spelling="parametrizations", name="motion_generator_hubert_chinese.pt"):
-    if spelling == "legacy":
-        state = {_rename(k): v for k, v in state.items()}
-    path = os.path.join(folder, name)
-    torch.save({"args": mc.released_args(), "model": state, "iter": 20000}, path)
-    return path
-
-
-def _rename(key):
-    for new, old in LEGACY.items():
-        if key.endswith(new):
-            return key[: -len(new)] + old
-    return key
 
 
 def test_released_file_loads_safely_with_either_hubert_spelling(mc, release_state, tmp_path):

@@ -61,7 +61,7 @@ def test_offline_missing_files_say_what_to_put_where(pack, models_dir, monkeypat
     def no_network(*_args, **_kwargs):
         raise urllib.error.URLError("name resolution failed")
 
-    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    monkeypatch.setattr("playmate_core.download.open_url", no_network)
     with pytest.raises(FileNotFoundError) as info:
         _node(pack).load(**_inputs())
     message = str(info.value)

@@ -9,7 +9,7 @@ import torch
 
 from ..face.detector import FaceDetector
 from ..motion.conditions import PoseSequence
-from .frames import FrameChunk
+from .frames import FrameChunk, image_chunks, video_chunks, video_info
 from .measure import DRIVING_CROP, concat_measures, measure_chunk
 from .relative import relative_pose
 from .timeline import fit_length, resample, smooth
@@ -75,6 +75,26 @@ def estimate_pose(chunks: Iterable[FrameChunk], detector: FaceDetector, renderer
     values = fit_length(values, num_frames or values.shape[0], policy)
     return PoseEstimate(PoseSequence(values.float(), relative=True, fps=float(fps)), video_pose, measures.times,
                         measures.found, float(rate), policy)
+
+
+def pose_from_driving(driving, detector: FaceDetector, renderer, fps: float, num_frames: int | None = None,
+                      smoothing: float = 0.3, policy: str = "loop", images_fps: float = 25.0,
+                      progress: Callable[[int, int], None] | None = None) -> PoseEstimate:
+    """estimate_pose on a driving video (a path or BytesIO: decoded streamed) or an IMAGE batch [K, H, W, 3]
+    at images_fps. With num_frames, only the part of the driving clip the output needs is decoded.
+    progress(frames_done, frames_total) as frames are measured."""
+    max_seconds = (num_frames + 1) / fps if num_frames else None
+    if isinstance(driving, torch.Tensor):
+        video_fps, total = float(images_fps), int(driving.shape[0])
+        chunks = image_chunks(driving, video_fps, max_seconds=max_seconds)
+    else:
+        video_fps, total = video_info(driving)
+        chunks = video_chunks(driving, max_seconds=max_seconds)
+    if max_seconds is not None and total:
+        total = min(total, int(max_seconds * video_fps) + 1)
+    report = None if progress is None else (lambda done: progress(min(done, total or done), total or done))
+    return estimate_pose(chunks, detector, renderer, float(fps), num_frames, float(smoothing), policy,
+                         video_fps=video_fps, progress=report)
 
 
 def _rate_from_times(times: torch.Tensor) -> float:

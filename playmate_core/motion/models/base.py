@@ -56,6 +56,7 @@ class MotionModel(nn.Module):
     supports_emotion: bool = False
     reuse_window_noise: bool = False
     default_sampler: str = "ddim"
+    default_audio_cfg: float = 1.5  # the audio guidance w_a the family was published with
     clip_sample: float | None = None  # bound on the x0 estimate while sampling (normalised units)
     float32_modules: tuple = ("normalizer",)  # submodules kept in float32 whatever the weights' precision
     normalizer: MotionNormalizer

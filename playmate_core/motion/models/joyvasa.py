@@ -124,6 +124,7 @@ class JoyVASAMotionModel(MotionModel):
     family = "joyvasa"
     prediction = "sample"
     default_sampler = "ddpm"
+    default_audio_cfg = 2.8  # JoyVASA's released inference setting
     reuse_window_noise = True
     audio_encoder = "hubert"
     float32_modules = ("normalizer", "diffusion_sched")

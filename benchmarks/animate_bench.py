@@ -1,0 +1,114 @@
+"""The whole `animate` pipeline, seconds per stage: portrait, audio, pose, motion, render.
+
+Builds a models folder in the public layout with random weights of the chosen size (speed does not
+depend on the values): "tiny" (the test networks) or "full" (LivePortrait's official sizes,
+chinese-hubert-base's size, JoyVASA's released DiT), then runs TalkingHeadPipeline.animate on the
+shared portrait and the first `--seconds` of the shared speech clip, in a fresh process per row.
+Needs ../shared (media, and fixtures/joyvasa for the JoyVASA layout). Prints a table.
+
+    python benchmarks/animate_bench.py --config tiny --seconds 1 4
+    python benchmarks/animate_bench.py --config full --seconds 0.4 --steps 25
+    python benchmarks/animate_bench.py --config full --device cuda --precision fp16 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import wave
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("PLAYMATE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+
+
+def write_models(root: str, config: str) -> None:
+    """<root>/liveportrait, audio_encoders/chinese-hubert-base, playmate (JoyVASA's two files)."""
+    from pathlib import Path
+
+    import audio_weights as AW
+    from lp_weights import random_official_states, write_kijai_layout
+    from playmate_core.implicit.config import RendererConfig
+
+    sys.path.insert(0, os.path.join(SHARED, "fixtures", "joyvasa"))
+    import make_checkpoint
+
+    renderer = RendererConfig.tiny() if config == "tiny" else RendererConfig.official()
+    write_kijai_layout(random_official_states(renderer), Path(root, "liveportrait"))
+    if config == "tiny":  # JoyVASA reads 768 features per frame: a one-layer encoder of that width
+        hubert = AW.tiny_hf_config("hubert", layers=1)
+        hubert.update(hidden_size=768, num_attention_heads=4)
+    else:
+        hubert = AW.base_hf_config("hubert")
+    AW.write_hf_folder(os.path.join(root, "audio_encoders", "chinese-hubert-base"), hubert,
+                       AW.hf_state_dict(hubert, seed=1), "pytorch_model.bin", do_normalize=False)
+    os.makedirs(os.path.join(root, "playmate"), exist_ok=True)
+    make_checkpoint.write_checkpoint(os.path.join(root, "playmate", "motion_generator_hubert_chinese.pt"), hubert_layers=0)
+    shutil.copyfile(os.path.join(SHARED, "fixtures", "joyvasa", "motion_template.pkl"),
+                    os.path.join(root, "playmate", "motion_template.pkl"))
+
+
+def speech(path: str, seconds: float) -> None:
+    from playmate_core.audio import load_audio_file
+
+    audio = load_audio_file(os.path.join(SHARED, "media", "audio", "en_10s_22k_mono.wav"))
+    rate = audio["sample_rate"]
+    samples = audio["waveform"][0, 0, : int(round(seconds * rate))].clamp(-1, 1).numpy()
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((samples * 32767).astype("<i2").tobytes())
+
+
+def run_one(models: str, seconds: float, device: str, precision: str, steps: int, pose: bool) -> dict:
+    from playmate_core.pipeline import TalkingHeadPipeline
+
+    with tempfile.TemporaryDirectory() as tmp:
+        audio = os.path.join(tmp, "speech.wav")
+        speech(audio, seconds)
+        pipe = TalkingHeadPipeline.from_files(models, device=device, precision=precision)
+        video = os.path.join(SHARED, "media", "video", "driving_astronaut_3s_25fps_512.mp4") if pose else None
+        result = pipe.animate(os.path.join(SHARED, "media", "portraits", "astronaut_512x512.png"), audio,
+                              os.path.join(tmp, "out.mp4"), steps=steps, pose_video=video)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"seconds": seconds, "frames": result.num_frames, "stages": result.seconds, "peak_rss_gib": peak}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", choices=["tiny", "full"], default="tiny")
+    parser.add_argument("--seconds", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--pose", action="store_true", help="also drive the head from the shared driving video")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        models, seconds = args.one.rsplit(",", 1)
+        print(json.dumps(run_one(models, float(seconds), args.device, args.precision, args.steps, args.pose)))
+        return
+    load = os.getloadavg()[0]
+    print(f"animate, {args.config} networks, {args.device} {args.precision}, {args.steps} steps, load {load:.1f}")
+    print("clip s | frames | models s | portrait s | audio s | pose s | motion s | render s | render s/frame | peak RSS")
+    with tempfile.TemporaryDirectory() as models:
+        write_models(models, args.config)
+        for seconds in args.seconds:
+            cmd = [sys.executable, __file__, "--one", f"{models},{seconds}", "--device", args.device, "--precision",
+                   args.precision, "--steps", str(args.steps)] + (["--pose"] if args.pose else [])
+            row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            s = row["stages"]
+            print(f"{row['seconds']:6.1f} | {row['frames']:6d} | {s['models']:8.1f} | {s['portrait']:10.1f} | "
+                  f"{s['audio']:7.1f} | {s.get('pose', 0.0):6.1f} | {s['motion']:8.1f} | {s['render']:8.1f} | "
+                  f"{s['render'] / row['frames']:14.2f} | {row['peak_rss_gib']:.2f} GiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Device and precision choices ("auto" included), shared by the nodes and the pipeline."""
+
+from __future__ import annotations
+
+import torch
+
+from .checkpoint.io import DTYPES
+
+PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def default_device() -> torch.device:
+    """cuda > mps > cpu."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(choice: str = "auto") -> torch.device:
+    return default_device() if choice == "auto" else torch.device(choice)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """'auto': fp16 on CUDA, fp32 elsewhere (CPU users may pick bf16: see README for its accuracy)."""
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if precision not in DTYPES:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return DTYPES[precision]

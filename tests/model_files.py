@@ -1,0 +1,109 @@
+"""ComfyUI-style input and models folders for end-to-end runs: the shared media under the names a user
+would give them, and tiny weights under the public model file names.
+
+    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the shared clips)
+
+A models folder with tiny weights under the public file names, for end-to-end runs.
+
+    models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
+    models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
+    models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
+    models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
+
+The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
+with a small denoiser (the loader reads the architecture from the file) and no embedded HuBERT.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
+from lp_weights import write_tiny_kijai_set
+from playmate_core.checkpoint.io import read_safetensors
+from playmate_core.motion.checkpoint import load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256
+from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
+
+AUDIO_DIM = 128  # tiny_hf_config's hidden size
+TINY_JOYVASA = {"feature_dim": 32, "n_layers": 1}
+
+
+def _make_checkpoint_module(fixture_dir: Path):
+    spec = importlib.util.spec_from_file_location("joyvasa_make_checkpoint", fixture_dir / "make_checkpoint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "motion_generator_hubert_chinese.pt") -> Path:
+    """{'args', 'model', 'iter'} as the released file, plus the fixture's motion_template.pkl beside it."""
+    mc = _make_checkpoint_module(fixture_dir)
+    dit = dict(mc.DIT, **TINY_JOYVASA)
+    hubert = dict(mc.hubert_config(0), hidden_size=AUDIO_DIM)
+    state = {}
+    for key, shape, dtype, canonical in mc.dit_entries(hubert, "parametrizations", dit):
+        if not key.startswith("audio_encoder."):
+            state[key] = mc.value_for(key, canonical, shape, dtype, 0, dit)
+    args = mc.released_args()
+    args.feature_dim = dit["feature_dim"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    torch.save({"args": args, "model": state, "iter": mc.ITER}, path)
+    shutil.copyfile(fixture_dir / "motion_template.pkl", folder / "motion_template.pkl")
+    return path
+
+
+def write_tiny_playmate(stage1: Path, stage2: Path, seed: int = 0) -> tuple[Path, Path]:
+    """A stage-1 file and the stage-2 emotion controller trained on it (random, non-zero controller weights)."""
+    torch.manual_seed(seed)
+    stage1.parent.mkdir(parents=True, exist_ok=True)
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=AUDIO_DIM)), str(stage1))
+    model = load_motion_model(str(stage1))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("emotion_tokens", "emotion_controller.")):
+                parameter.copy_(torch.randn_like(parameter) * 0.2)
+    save_emotion_controller(model, str(stage2), stage1_sha256(read_safetensors(str(stage1))[0]), stage1.name)
+    return stage1, stage2
+
+
+def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
+    """Every model the example workflows name, tiny, in their public places."""
+    write_tiny_kijai_set(root / "liveportrait")
+    for name, family in (("chinese-hubert-base", "hubert"), ("wav2vec2-base-960h", "wav2vec2")):
+        config = tiny_hf_config(family)
+        write_hf_folder(str(root / "audio_encoders" / name), config, hf_state_dict(config, seed=1),
+                        do_normalize=family == "wav2vec2")
+    write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
+    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors", root / "playmate" / "playmate_emotion.safetensors")
+    return root
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """16-bit PCM mono WAV."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def write_input_media(folder: Path, media: Path, speech_seconds: float, long_seconds: float) -> Path:
+    """The workflows' input files from ../shared/media (portraits, driving video, speech cut to length)."""
+    from core_nodes import decode_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(media / "portraits" / "astronaut_512x512.png", folder / "portrait.png")
+    shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "portrait_2.png")
+    shutil.copyfile(media / "video" / "driving_astronaut_3s_25fps_512.mp4", folder / "driving.mp4")
+    waveform, rate = decode_audio(str(media / "audio" / "en_3s_22k_mono.wav"))
+    mono = waveform.mean(0).numpy()
+    write_wav(folder / "speech.wav", mono[: int(speech_seconds * rate)], rate)
+    write_wav(folder / "long_speech.wav", mono[: int(long_seconds * rate)], rate)
+    return folder

@@ -1,0 +1,203 @@
+"""`python -m playmate_core animate` end to end on tiny weights written under the public names into a models
+folder, on a real portrait and real speech; the pipeline against the node graph; the errors users meet."""
+
+from __future__ import annotations
+
+import math
+import os
+import wave
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import audio_weights as AW
+from conftest import shared_path
+from lp_weights import random_official_states, write_official_layout, write_tiny_kijai_set
+from motion_weights import write_joyvasa_release, write_playmate_pair
+from playmate_core.audio import load_audio_file
+from playmate_core.cli import main as cli_main
+from playmate_core.implicit.checkpoints import NETWORKS
+from playmate_core.implicit.config import RendererConfig
+from playmate_core.motion.emotion_schedule import build_emotion
+from playmate_core.pipeline import MissingModelsError, ModelPaths, TalkingHeadPipeline, default_encoder_for
+
+FPS = 25
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A models folder in the host layout: tiny LivePortrait set, a HuBERT (768 wide, as JoyVASA needs) under
+    chinese-hubert-base, JoyVASA's two public files and a tiny Playmate stage-1 + stage-2 pair."""
+    root = tmp_path_factory.mktemp("models")
+    write_tiny_kijai_set(root / "liveportrait")
+    config = AW.tiny_hf_config("hubert", layers=1)
+    config.update(hidden_size=768, num_attention_heads=4)
+    AW.write_hf_folder(str(root / "audio_encoders" / "chinese-hubert-base"), config, AW.hf_state_dict(config, seed=1),
+                       "pytorch_model.bin", do_normalize=False)
+    write_joyvasa_release(root / "playmate")
+    write_playmate_pair(root / "playmate")
+    return root
+
+
+def speech_clip(folder, seconds: float) -> str:
+    """The first seconds of the shared English speech clip as a 16-bit WAV."""
+    audio = load_audio_file(str(shared_path("media", "audio", "en_3s_22k_mono.wav")))
+    rate = audio["sample_rate"]
+    samples = audio["waveform"][0, 0, : int(round(seconds * rate))].numpy()
+    path = os.path.join(folder, f"speech_{seconds:g}s.wav")
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def probe(path):
+    with av.open(path) as container:
+        video = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video))
+        (width, height) = (video.codec_context.width, video.codec_context.height)
+    with av.open(path) as container:
+        audio = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(audio))
+        rate = audio.rate
+    return frames, width, height, samples / rate
+
+
+def portrait_path():
+    return str(shared_path("media", "portraits", "astronaut_512x512.png"))
+
+
+def animate(models, *extra):
+    return cli_main(["animate", "--models-dir", str(models), "--device", "cpu", "--precision", "fp32", "--steps", "3",
+                     *extra])
+
+
+def test_animate_end_to_end_with_the_default_public_models(models, tmp_path, capsys):
+    audio = speech_clip(tmp_path, 1.0)
+    out = tmp_path / "out" / "talking.mp4"
+    assert animate(models, "--portrait", portrait_path(), "--audio", audio, "--out", str(out), "--seed", "3") == 0
+    with wave.open(audio) as clip:
+        duration = clip.getnframes() / clip.getframerate()
+    frames, width, height, audio_seconds = probe(str(out))
+    assert frames == math.ceil(duration * FPS) == 25
+    assert (width, height) == (512, 512)  # the 512x512 photo, pasted back; even sides
+    assert abs(audio_seconds - frames / FPS) < 0.03  # AAC frames round the end up by at most one 1024-sample packet
+    assert os.listdir(out.parent) == ["talking.mp4"]  # the temporary file was renamed, nothing else left
+    captured = capsys.readouterr()
+    assert f"wrote {out}: 25 frames at 25 fps" in captured.out and "render" in captured.out
+    for stage in ("portrait", "audio", "motion", "render"):
+        assert stage in captured.err  # a progress line per stage on stderr
+
+
+def test_pipeline_gives_the_node_graphs_motion_with_emotion_schedule_and_driving_pose(pack, models, tmp_path,
+                                                                                       monkeypatch):
+    """Same files, seed and settings: pipeline.animate and the node graph produce identical motion."""
+    monkeypatch.setenv("PLAYMATE_MODELS_DIR", str(models))
+    audio, video = speech_clip(tmp_path, 0.4), str(shared_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
+    pipe = TalkingHeadPipeline.from_files(str(models), motion_model="playmate_motion.safetensors",
+                                          emotion_model="playmate_emotion.safetensors", device="cpu", precision="fp32")
+    result = pipe.animate(portrait_path(), audio, str(tmp_path / "pipe.mp4"), emotion="happy",
+                          emotion_schedule="0 0.2 sad", pose_video=video, seed=11, steps=3)
+    assert result.num_frames == 10 and result.pose_report and set(result.seconds) >= {"portrait", "pose", "render"}
+
+    n = pack.NODE_CLASS_MAPPINGS
+    (renderer,) = n["PlaymateLoadLivePortrait"]().load(*[f"{name}.safetensors" for name in NETWORKS], "fp32", "cpu",
+                                                       False)
+    image = torch.from_numpy(np.asarray(Image.open(portrait_path()).convert("RGB"), np.float32) / 255)[None]
+    portrait, _, _ = n["PlaymateLoadPortrait"]().load(image, 0, 2.3, 0.0, -0.125, True, "auto")
+    (source,) = n["PlaymateExtractKeypoints"]().extract(renderer, portrait)
+    (encoder,) = n["PlaymateLoadAudioEncoder"]().load("chinese-hubert-base", "fp32", "cpu", "auto")
+    features, _, _ = n["PlaymateEncodeAudio"]().encode(load_audio_file(audio), encoder, 25.0, -1, 30.0)
+    (model,) = n["PlaymateLoadMotionModel"]().load("playmate_motion.safetensors", "cpu", "fp32", "released",
+                                                   "playmate_emotion.safetensors")
+    (emotion,) = n["PlaymateEmotion"]().build("happy", 1.5, "none", 0.5, "0 0.2 sad")
+    pose, _, _ = n["PlaymatePoseFromVideo"]().estimate(renderer, "auto", 0.3, "loop", 25.0, 25.0, video=video,
+                                                      audio_features=features)
+    (motion,) = n["PlaymateMotionSampler"]().sample(model, source, features, 3, 1.5, 1.5, 11, 0.2, emotion=emotion,
+                                                     pose=pose)
+    torch.testing.assert_close(result.motion.motion, motion.motion, rtol=0, atol=1e-5)
+    # the emotion reaches the motion: another label gives another expression
+    sad = pipe.generate(source, features, seed=11, steps=3, emotion=build_emotion("sad", 1.5), pose=pose)
+    assert (sad.motion[..., :63] - motion.motion[..., :63]).abs().max() > 1e-3
+
+
+def test_emotion_and_pose_flags_through_the_cli(models, tmp_path, capsys):
+    out = tmp_path / "emotion.mp4"
+    video = str(shared_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
+    assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out", str(out),
+                   "--motion-model", "playmate_motion.safetensors", "--emotion-model", "playmate_emotion.safetensors",
+                   "--emotion", "happy", "--emotion-schedule", "0 0.2 sad; 0.2 0.4 happy+surprised@0.5",
+                   "--pose-video", video, "--no-paste-back") == 0
+    frames, width, height, _ = probe(str(out))
+    assert (frames, width, height) == (10, 512, 512)
+    assert "pose" in capsys.readouterr().err
+
+
+def test_emotion_with_joyvasa_says_what_to_train_and_choose(models, tmp_path, capsys):
+    code = animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out",
+                   str(tmp_path / "x.mp4"), "--emotion", "happy")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "--emotion needs a Playmate motion model with a trained emotion controller" in err
+    assert "--motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors" in err
+    code = animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out",
+                   str(tmp_path / "x.mp4"), "--emotion-schedule", "0 1 happy",
+                   "--motion-model", "playmate_motion.safetensors")  # stage 1 alone: no controller
+    err = capsys.readouterr().err
+    assert code == 2 and "--motion-model playmate_motion.safetensors (playmate) has none" in err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_missing_models_are_listed_with_the_download_command(tmp_path, capsys):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    code = animate(empty, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out",
+                   str(tmp_path / "x.mp4"))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    for path in (empty / "liveportrait" / "warping_module.safetensors",
+                 empty / "audio_encoders" / "chinese-hubert-base" / "pytorch_model.bin",
+                 empty / "playmate" / "motion_generator_hubert_chinese.pt", empty / "playmate" / "motion_template.pkl"):
+        assert str(path) in err
+    assert "huggingface.co/Kijai/LivePortrait_safetensors" in err
+    assert f"python -m playmate_core download --models-dir {empty} --only liveportrait,hubert,joyvasa" in err
+
+
+def test_default_encoder_follows_the_motion_models_training(tmp_path):
+    """A Playmate model trained on wav2vec2 features asks for wav2vec2-base-960h (read from its header)."""
+    write_playmate_pair(tmp_path / "playmate", audio_dim=768, audio_encoder="wav2vec2")
+    with pytest.raises(MissingModelsError) as info:
+        ModelPaths.locate(str(tmp_path), motion_model="playmate_motion.safetensors")
+    assert info.value.groups == ["liveportrait", "wav2vec2"]
+    assert str(tmp_path / "audio_encoders" / "wav2vec2-base-960h" / "config.json") in str(info.value)
+    assert default_encoder_for(str(tmp_path / "playmate" / "motion_generator_hubert_chinese.pt")) == "chinese-hubert-base"
+
+
+def test_liveportrait_set_elsewhere_in_the_official_layout(models, tmp_path):
+    base = write_official_layout(random_official_states(RendererConfig.tiny()), tmp_path / "LivePortrait")
+    paths = ModelPaths.locate(str(models), liveportrait=str(base))
+    assert paths.renderer.layout == "official" and paths.audio_encoder.endswith("chinese-hubert-base")
+    empty = tmp_path / "empty"
+    (empty / "playmate").mkdir(parents=True)
+    with pytest.raises(MissingModelsError) as info:  # no <models>/liveportrait needed, the rest still listed
+        ModelPaths.locate(str(empty), liveportrait=str(base))
+    assert info.value.groups == ["hubert", "joyvasa"]
+
+
+def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, capsys):
+    audio = speech_clip(tmp_path, 0.4)
+    rocket = str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+    assert animate(models, "--portrait", rocket, "--audio", audio, "--out", str(tmp_path / "a.mp4")) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("error: no face found in the image") and sum(line.startswith("error") for line in err) == 1
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio")
+    assert animate(models, "--portrait", portrait_path(), "--audio", str(bad), "--out", str(tmp_path / "b.mp4")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(bad) in err and "could not be opened" in err and err.count("\n") == 1
+    assert not any(name.endswith(".mp4") for name in os.listdir(tmp_path))

@@ -1,0 +1,229 @@
+"""Write the example workflows: workflows/<name>.json (UI format, shown in ComfyUI's templates browser)
+and workflows/api/<name>.json (API format, for /prompt and scripts).
+
+    python tools/make_workflows.py
+
+The graphs are described once here; tests/test_workflows.py converts every UI file back to the API
+format with the frontend's rules (tests/workflow_convert.py) and runs every API file end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tools")]
+
+import core_nodes  # noqa: E402
+from workflow_graph import WorkflowGraph  # noqa: E402
+
+OUT = ROOT / "workflows"
+JOYVASA = {"encoder": "chinese-hubert-base", "model": "motion_generator_hubert_chinese.pt", "steps": 50, "audio_cfg": 2.8}
+PLAYMATE = {"encoder": "wav2vec2-base-960h", "model": "playmate_motion.safetensors", "steps": 25, "audio_cfg": 1.5}
+
+MODELS_NOTE = """## Models ({family})
+Put these files in `ComfyUI/models/` (see the pack's README for links):
+- `liveportrait/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
+  stitching_retargeting_module (`.safetensors`, Kijai's conversion)
+- `audio_encoders/{encoder}/`: config.json, preprocessor_config.json, pytorch_model.bin
+- `playmate/`: {motion}
+
+The LivePortrait files and the audio encoder are downloaded on first use when there is internet."""
+
+JOYVASA_FILES = "`motion_generator_hubert_chinese.pt` + `motion_template.pkl` (JoyVASA, MIT)"
+PLAYMATE_FILES = ("`playmate_motion.safetensors` (stage 1) and `playmate_emotion.safetensors` (stage 2), "
+                  "trained with `python -m playmate_core train`")
+
+
+def node_classes() -> dict[str, type]:
+    with tempfile.TemporaryDirectory() as empty:
+        os.environ["PLAYMATE_MODELS_DIR"] = empty
+        from conftest import import_pack
+
+        classes = dict(import_pack().NODE_CLASS_MAPPINGS)
+    classes.update(core_nodes.NODE_CLASS_MAPPINGS)
+    return classes
+
+
+def new_graph(classes) -> WorkflowGraph:
+    meta = {}
+    for line in (ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith(("name =", "version =")):
+            key, value = line.split("=", 1)
+            meta[key.strip()] = value.strip().strip('"')
+    return WorkflowGraph(classes, {"cnr_id": meta["name"], "ver": meta["version"]},
+                         {"cnr_id": "comfy-core", "ver": "0.3.64"})
+
+
+def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "speech.wav",
+                 seed_control: str = "fixed") -> dict:
+    """The shared chain: photo(s) + speech -> portrait, keypoints, features, motion. Returns the nodes by role."""
+    n = {}
+    files = images or ["portrait.png"]
+    loads = [g.node("LoadImage", (0, 20 + 380 * i), image=f) for i, f in enumerate(files)]
+    image_out = loads[0]
+    if len(loads) > 1:
+        batch = g.node("ImageBatch", (380, 20), title="Image Batch (same size; others are centre-cropped)")
+        g.link(loads[0], 0, batch, "image1")
+        g.link(loads[1], 0, batch, "image2")
+        rebatch = g.node("RebatchImages", (380, 160), title="Rebatch Images (one portrait per job)", batch_size=1)
+        g.link(batch, 0, rebatch, "images")
+        n["rebatch"] = rebatch
+        image_out = rebatch
+    y_audio = 20 + 380 * len(files)
+    n["audio"] = g.node("LoadAudio", (0, y_audio), audio=audio_file)
+    n["loads"] = loads
+    n["renderer"] = g.node("PlaymateLoadLivePortrait", (0, y_audio + 200))
+    x = 380 if len(loads) == 1 else 760
+    n["portrait"] = g.node("PlaymateLoadPortrait", (x, 20))
+    g.link(image_out, 0, n["portrait"], "image")
+    n["source"] = g.node("PlaymateExtractKeypoints", (x, 420))
+    g.link(n["renderer"], 0, n["source"], "renderer")
+    g.link(n["portrait"], 0, n["source"], "portrait")
+    n["encoder"] = g.node("PlaymateLoadAudioEncoder", (x, 560), encoder_name=family["encoder"])
+    n["features"] = g.node("PlaymateEncodeAudio", (x, 760))
+    g.link(n["audio"], 0, n["features"], "audio")
+    g.link(n["encoder"], 0, n["features"], "encoder")
+    n["model"] = g.node("PlaymateLoadMotionModel", (x + 380, 20), model_name=family["model"])
+    n["sampler"] = g.node("PlaymateMotionSampler", (x + 380, 420), controls={"seed": seed_control},
+                          steps=family["steps"], audio_cfg=family["audio_cfg"])
+    g.link(n["model"], 0, n["sampler"], "model")
+    g.link(n["source"], 0, n["sampler"], "source")
+    g.link(n["features"], 0, n["sampler"], "audio_features")
+    n["x"] = x + 760
+    return n
+
+
+def link_render_inputs(g: WorkflowGraph, n: dict, render) -> None:
+    """Renderer, source, motion and portrait into a render node, with the speech fitted by Encode Audio."""
+    for origin, name in ((n["renderer"], "renderer"), (n["source"], "source"), (n["sampler"], "motion"),
+                         (n["portrait"], "portrait")):
+        g.link(origin, 0, render, name)
+    g.link(n["features"], 2, render, "audio")
+
+
+def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int) -> None:
+    """A note: what the workflow does and what to set, then the models it needs."""
+    name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
+    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=family["encoder"], motion=files), 760, height)
+
+
+def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
+    x = n["x"]
+    render = g.node("PlaymateRenderFrames", (x, 20))
+    link_render_inputs(g, n, render)
+    create = g.node("CreateVideo", (x + 380, 20), fps=25.0)
+    g.link(render, 0, create, "images")
+    g.link(render, 2, create, "fps")
+    g.link(render, 1, create, "audio")
+    save = g.node("SaveVideo", (x + 380, 200), filename_prefix=prefix)
+    g.link(create, 0, save, "video")
+    n.update(render=render, create=create, save=save)
+
+
+def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None) -> None:
+    g.group("1. Your photo and speech (files in ComfyUI/input)", n["loads"] + [n["audio"]] + [n[k] for k in ("rebatch",) if k in n])
+    g.group("2. Portrait and audio", [n["portrait"], n["source"], n["encoder"], n["features"], n["renderer"]])
+    g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
+    outputs = [n[k] for k in ("render", "create", "save") if k in n]
+    if outputs:
+        g.group("4. Render and save (ComfyUI/output)", outputs)
+
+
+def talking_portrait(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA)
+    frames_to_video(g, n, "Playmate/talking_portrait")
+    standard_groups(g, n)
+    note_with_models(g, (n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
+                     "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
+                     "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
+    return g
+
+
+def emotion(classes):
+    g = new_graph(classes)
+    n = talking_head(g, PLAYMATE)
+    if "emotion_model" not in classes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]:
+        raise SystemExit("Load Motion Model has no emotion_model input yet (interfaces.md B): merge the emotion branch")
+    n["model"].widgets["emotion_model"] = "playmate_emotion.safetensors"
+    emo = g.node("PlaymateEmotion", (n["x"] - 380, 760), label="happy", emotion_scale=1.5,
+                 schedule="# start_s end_s label (the rest of the clip uses the label above)\n0.0 1.0 neutral")
+    g.link(emo, 0, n["sampler"], "emotion")
+    frames_to_video(g, n, "Playmate/emotion")
+    standard_groups(g, n, [emo])
+    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
+                     "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
+                     "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
+                     "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
+    return g
+
+
+def pose_from_video(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA)
+    video = g.node("LoadVideo", (n["x"] - 380, 760), file="driving.mp4")
+    pose = g.node("PlaymatePoseFromVideo", (n["x"] - 380, 1120))
+    g.link(n["renderer"], 0, pose, "renderer")
+    g.link(video, 0, pose, "video")
+    g.link(n["features"], 0, pose, "audio_features")
+    g.link(pose, 0, n["sampler"], "pose")
+    frames_to_video(g, n, "Playmate/pose_from_video")
+    standard_groups(g, n, [video, pose])
+    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
+                     "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
+                     "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
+                     "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
+    return g
+
+
+def long_audio(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA, audio_file="long_speech.wav")
+    render = g.node("PlaymateRenderVideo", (n["x"], 20), filename_prefix="Playmate/long_audio")
+    link_render_inputs(g, n, render)
+    n["render"] = render
+    standard_groups(g, n)
+    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
+                     "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
+                     "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
+                     "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
+    return g
+
+
+def batch(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA, images=["portrait.png", "portrait_2.png"], seed_control="increment")
+    frames_to_video(g, n, "Playmate/batch")
+    standard_groups(g, n)
+    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
+                     "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
+                     "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
+                     "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
+                     "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
+                     "script (see the README).", JOYVASA, 520)
+    return g
+
+
+WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "pose_from_video": pose_from_video,
+             "long_audio": long_audio, "batch": batch}
+
+
+def main() -> None:
+    classes = node_classes()
+    (OUT / "api").mkdir(parents=True, exist_ok=True)
+    for name, build in WORKFLOWS.items():
+        if len(sys.argv) > 1 and name not in sys.argv[1:]:
+            continue
+        graph = build(classes)
+        (OUT / f"{name}.json").write_text(json.dumps(graph.ui(), indent=1, ensure_ascii=False) + "\n")
+        (OUT / "api" / f"{name}.json").write_text(json.dumps(graph.api(), indent=1, ensure_ascii=False) + "\n")
+        print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
+
+
+if __name__ == "__main__":
+    main()
