@@ -8,7 +8,7 @@ from playmate_core.motion.generation import MAX_SEED, generate_motion
 from playmate_core.motion.models.joyvasa import POSITIONAL_ENCODINGS
 from playmate_core.motion.plot import plot_motion
 from playmate_core.motion.samplers import SAMPLERS
-from playmate_core.public_models import JOYVASA_PUBLIC_NAME, JOYVASA_URL
+from playmate_core.public_models import JOYVASA_PUBLIC_NAME, JOYVASA_URL, PLAYMATE_EMOTION_NAME, PLAYMATE_STAGE1_NAME
 
 from . import host
 from .loaders import DEVICES, PRECISIONS, resolve_precision
@@ -17,6 +17,18 @@ from .model_cache import ModelCache, file_identity
 _models = ModelCache()
 
 CATEGORY = "Playmate/motion"
+
+
+TRAIN_HINT = ("Playmate publishes no weights: train them with this pack (`python -m playmate_core train stage1` writes "
+              f"{PLAYMATE_STAGE1_NAME}, `train stage2` writes {PLAYMATE_EMOTION_NAME}; see the README's training guide) "
+              "and put them in that folder.")
+
+
+def _motion_files(*public_names: str, extensions=None) -> list[str]:
+    """The files in models/playmate plus the public names (so shared workflows validate before the file is there;
+    loading then says where to get it). Trainer sidecars (<stem>.state.pt) are not models."""
+    found = [f for f in host.list_model_files("playmate", extensions) if not f.endswith(".state.pt")]
+    return sorted(set(found) | set(public_names))
 
 
 class PlaymateLoadMotionModel:
@@ -32,12 +44,12 @@ class PlaymateLoadMotionModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model_name": (sorted(set(host.list_model_files("playmate")) | {JOYVASA_PUBLIC_NAME}),
+            "model_name": (_motion_files(JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
                            {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
             "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
-            "emotion_model": (["none", *host.list_model_files("playmate", (".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
+            "emotion_model": (["none", *_motion_files(PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
         }}
 
     def load(self, model_name, device, precision, joyvasa_positional_encoding, emotion_model="none"):
@@ -46,14 +58,14 @@ class PlaymateLoadMotionModel:
             raise FileNotFoundError(
                 f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}. JoyVASA's public "
                 f"generator: download {JOYVASA_URL}/motion_generator/{JOYVASA_PUBLIC_NAME} and "
-                f"{JOYVASA_URL}/motion_template/motion_template.pkl into that folder. Playmate's own models come "
-                "from training with this pack (none are published)."
+                f"{JOYVASA_URL}/motion_template/motion_template.pkl into that folder. {TRAIN_HINT}"
             )
         emotion_path = None
         if emotion_model != "none":
             emotion_path = host.resolve_model_path("playmate", emotion_model)
             if emotion_path is None:
-                raise FileNotFoundError(f"emotion model '{emotion_model}' is not in {host.default_model_folder('playmate')}")
+                raise FileNotFoundError(f"emotion model '{emotion_model}' is not in "
+                                        f"{host.default_model_folder('playmate')}. {TRAIN_HINT}")
         target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
         files = [path] if emotion_path is None else [path, emotion_path]

@@ -22,6 +22,10 @@ from .implicit.public_files import LIVEPORTRAIT_FILES
 JOYVASA_PUBLIC_NAME = "motion_generator_hubert_chinese.pt"
 JOYVASA_TEMPLATE_NAME = "motion_template.pkl"
 JOYVASA_URL = f"{HF_ENDPOINT}/jdh-algo/JoyVASA/resolve/main"
+# the default names of the files `train stage1` / `train stage2` write: Playmate publishes no weights, so the
+# loaders offer these names and say how to train them when they are absent
+PLAYMATE_STAGE1_NAME = "playmate_motion.safetensors"
+PLAYMATE_EMOTION_NAME = "playmate_emotion.safetensors"
 JOYVASA_FILES = (
     RemoteFile(JOYVASA_PUBLIC_NAME, f"{JOYVASA_URL}/motion_generator/{JOYVASA_PUBLIC_NAME}"),
     RemoteFile(JOYVASA_TEMPLATE_NAME, f"{JOYVASA_URL}/motion_template/{JOYVASA_TEMPLATE_NAME}"),

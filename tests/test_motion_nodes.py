@@ -36,9 +36,12 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     folder.mkdir()
     torch.manual_seed(0)
     save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    (folder / "tiny.state.pt").write_bytes(b"trainer state, not a model")
     nodes = pack.NODE_CLASS_MAPPINGS
-    choices = nodes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]["model_name"][0]
-    assert choices == ["motion_generator_hubert_chinese.pt", "tiny.safetensors"]  # the public name is always offered
+    inputs = nodes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]
+    # the public and default-trained names are always offered (shared workflows validate); trainer state is not a model
+    assert inputs["model_name"][0] == ["motion_generator_hubert_chinese.pt", "playmate_motion.safetensors", "tiny.safetensors"]
+    assert inputs["emotion_model"][0] == ["none", "playmate_emotion.safetensors", "tiny.safetensors"]
     (model,) = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
     feats = AudioFeatures(torch.randn(1, 50, 16), 25.0, 50, 2.0, "wav2vec2-base")
@@ -69,3 +72,16 @@ def test_missing_public_motion_model_says_where_to_get_it(pack, models_dir):
     message = str(info.value)
     assert str(models_dir / "playmate") in message
     assert "huggingface.co/jdh-algo/JoyVASA" in message and "motion_template.pkl" in message
+
+
+@pytest.mark.parametrize("model_name, emotion_model", [("playmate_motion.safetensors", "none"),
+                                                       ("motion_generator_hubert_chinese.pt", "playmate_emotion.safetensors")])
+def test_missing_trained_playmate_files_say_how_to_train_them(pack, models_dir, model_name, emotion_model):
+    node = pack.NODE_CLASS_MAPPINGS["PlaymateLoadMotionModel"]()
+    if emotion_model != "none":  # the stage-1 file is present; only the emotion controller is missing
+        (models_dir / "playmate").mkdir()
+        (models_dir / "playmate" / model_name).write_bytes(b"x")
+    with pytest.raises(FileNotFoundError) as info:
+        node.load(model_name, "cpu", "fp32", "released", emotion_model)
+    message = str(info.value)
+    assert "train stage1" in message and "train stage2" in message and str(models_dir / "playmate") in message

@@ -10,6 +10,7 @@ import argparse
 import os
 from typing import Callable, NamedTuple
 
+from ..public_models import PLAYMATE_EMOTION_NAME, PLAYMATE_STAGE1_NAME
 from .prepare import add_prepare_arguments, run_prepare
 
 
@@ -31,13 +32,13 @@ def _common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
 
 def _stage1_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="tiny", help="tiny, base, or a JSON file (see playmate_core/train/configs)")
-    _common_arguments(parser, "playmate_motion.safetensors")
+    _common_arguments(parser, PLAYMATE_STAGE1_NAME)
 
 
 def _stage2_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stage1", required=True, help="the stage-1 model file (from `train stage1`) to extend")
     parser.add_argument("--config", help="tiny, base or a JSON file; default: the config stored in the stage-1 file")
-    _common_arguments(parser, "playmate_emotion.safetensors")
+    _common_arguments(parser, PLAYMATE_EMOTION_NAME)
 
 
 def _device(choice: str):
