@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from .devices import DEVICES, PRECISIONS
 from .model_commands import add_models_dir_argument
@@ -54,11 +55,15 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
                         help="write the 512x512 face crop instead of pasting the face back into the photo")
+    parser.add_argument("--no-download", action="store_true",
+                        help="do not fetch missing public models (by default they are downloaded into the models "
+                             "folder first, as `download` does); list them and stop instead")
 
 
 def run_animate(args: argparse.Namespace) -> int:
     from .audio import load_audio_file
-    from .pipeline import DEFAULT_MOTION_MODEL, TalkingHeadPipeline, load_image_file
+    from .model_commands import run_download
+    from .pipeline import DEFAULT_MOTION_MODEL, MissingModelsError, TalkingHeadPipeline, load_image_file
 
     for flag, path in (("--portrait", args.portrait), ("--audio", args.audio), ("--pose-video", args.pose_video),
                        ("--liveportrait", args.liveportrait)):
@@ -73,9 +78,20 @@ def run_animate(args: argparse.Namespace) -> int:
     wants_emotion = bool(args.emotion or schedule.strip())
     if wants_emotion and motion_name == DEFAULT_MOTION_MODEL:  # the common mistake: say so before loading anything
         raise ValueError(_no_emotion_message(motion_name, "joyvasa"))
-    pipe = TalkingHeadPipeline.from_files(
-        models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
-        audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait)
+    def build() -> TalkingHeadPipeline:
+        return TalkingHeadPipeline.from_files(
+            models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
+            audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait)
+
+    try:
+        pipe = build()
+    except MissingModelsError as err:
+        if args.no_download or not err.groups or any(url is None for _, url in err.files):
+            raise  # offline by choice, or files nobody publishes (trained models): the message lists them
+        print(f"fetching the missing public models ({', '.join(err.groups)}) into {models_dir}", file=sys.stderr)
+        if run_download(argparse.Namespace(models_dir=models_dir, only=",".join(err.groups), force=False)) != 0:
+            return 2  # run_download listed each failed file, its URL and folder
+        pipe = build()
     if wants_emotion and not pipe.motion_model.supports_emotion:
         raise ValueError(_no_emotion_message(motion_name, pipe.motion_model.family))
     bars = StageBars()

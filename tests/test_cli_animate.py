@@ -157,7 +157,7 @@ def test_missing_models_are_listed_with_the_download_command(tmp_path, capsys):
     empty = tmp_path / "models"
     empty.mkdir()
     code = animate(empty, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out",
-                   str(tmp_path / "x.mp4"))
+                   str(tmp_path / "x.mp4"), "--no-download")
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     for path in (empty / "liveportrait" / "warping_module.safetensors",
@@ -166,6 +166,43 @@ def test_missing_models_are_listed_with_the_download_command(tmp_path, capsys):
         assert str(path) in err
     assert "huggingface.co/Kijai/LivePortrait_safetensors" in err
     assert f"python -m playmate_core download --models-dir {empty} --only liveportrait,hubert,joyvasa" in err
+
+
+def test_missing_public_models_are_fetched_first_then_the_video_is_made(models, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import playmate_core.model_commands as model_commands
+
+    empty = tmp_path / "models"
+    asked = []
+
+    def fake_download(args):  # stands in for the network: the files arrive in the host layout
+        asked.append(args.only)
+        shutil.copytree(models, args.models_dir, dirs_exist_ok=True)
+        return 0
+
+    monkeypatch.setattr(model_commands, "run_download", fake_download)
+    out = tmp_path / "fetched.mp4"
+    code = animate(empty, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out))
+    assert code == 0 and out.is_file(), capsys.readouterr().err
+    assert asked == ["liveportrait,hubert,joyvasa"]
+
+
+def test_missing_public_models_offline_list_each_failed_download(tmp_path, monkeypatch, capsys):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused, like a machine without internet
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("PLAYMATE_HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    empty = tmp_path / "models"
+    code = animate(empty, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out",
+                   str(tmp_path / "x.mp4"))
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and not (tmp_path / "x.mp4").exists()
+    assert "fetching the missing public models (liveportrait, hubert, joyvasa)" in err
+    assert "could not be downloaded" in err and "motion_generator_hubert_chinese.pt" in err
+    assert str(empty / "liveportrait") in err
 
 
 def test_default_encoder_follows_the_motion_models_training(tmp_path):
