@@ -158,8 +158,6 @@ def _run(server, name: str) -> list[Path]:
                                                  ("long_audio", 1, LONG_SECONDS), ("batch", 2, SPEECH_SECONDS),
                                                  ("emotion", 1, SPEECH_SECONDS)])
 def test_workflow_runs_in_the_host(server, name, videos, seconds):
-    if name == "emotion" and "emotion_model" not in json.dumps(server.get("/object_info/PlaymateLoadMotionModel")):
-        pytest.xfail("Load Motion Model's emotion_model input (interfaces.md B) is not merged yet: branch 'emotion'")
     written = _run(server, name)
     assert len(written) == videos
     for path in written:

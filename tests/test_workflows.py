@@ -131,8 +131,6 @@ def test_workflow_writes_a_talking_video(name, node_classes, comfy_folders):
 
 
 def test_emotion_workflow(node_classes, comfy_folders):
-    if "emotion_model" not in node_classes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]:
-        pytest.xfail("Load Motion Model's emotion_model input (interfaces.md B) is not merged yet: branch 'emotion'")
     written, _ = run_workflow("emotion", node_classes, comfy_folders)
     assert len(written) == 1
     check_video(written[0], SPEECH_SECONDS)

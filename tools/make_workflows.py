@@ -148,8 +148,6 @@ def talking_portrait(classes):
 def emotion(classes):
     g = new_graph(classes)
     n = talking_head(g, PLAYMATE)
-    if "emotion_model" not in classes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]:
-        raise SystemExit("Load Motion Model has no emotion_model input yet (interfaces.md B): merge the emotion branch")
     n["model"].widgets["emotion_model"] = "playmate_emotion.safetensors"
     emo = g.node("PlaymateEmotion", (n["x"] - 380, 760), label="happy", emotion_scale=1.5,
                  schedule="# start_s end_s label (the rest of the clip uses the label above)\n0.0 1.0 neutral")
