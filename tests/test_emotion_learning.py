@@ -68,20 +68,26 @@ def _coordinate(model, motion):
 
 def test_label_moves_its_coordinate(trained):
     model = trained["model"]
-    level = {(label, w): float(_coordinate(model, _sample(model, build_emotion(label, w))).mean())
-             for label in ("happy", "sad", "neutral") for w in (1.0, 1.5)}
-    null = float(_coordinate(model, _sample(model, None)).mean())
+
+    def level_of(emotion):  # mean over 3 sampling seeds: one 2-s sample's mean moves by up to 0.3 with the seed
+        return sum(float(_coordinate(model, _sample(model, emotion, seed)).mean()) for seed in range(3)) / 3
+
+    level = {(label, w): level_of(build_emotion(label, w)) for label in ("happy", "sad", "neutral") for w in (1.0, 1.5)}
+    null = level_of(None)
     # the data's neutral level for this audio: the coordinate follows the speech, so it is not 0 over 2 s
     truth, _, _ = synthetic_clip(FRAMES, None, torch.Generator().manual_seed(AUDIO_SEED))
     neutral_truth = float(_coordinate(model, truth).mean())
     gap = EMOTION_SHIFT["happy"] * UNIT / float(model.normalizer.exp_std[EMOTION_INDEX])  # 1.24 normalised units
     shift = {key: value - neutral_truth for key, value in level.items()}
-    # measured (one seed, quiet run): w_e = 1: happy +0.67, sad -0.78, neutral -0.06, null -0.07 from the
-    # neutral truth; w_e = 1.5: happy +1.04, sad -1.13, neutral -0.06; gap 1.24. Thresholds keep ~0.2 margins
-    assert shift["happy", 1.0] > 0.4 * gap and shift["sad", 1.0] < -0.4 * gap, (shift, gap)
-    assert shift["happy", 1.5] > 0.65 * gap and shift["sad", 1.5] < -0.65 * gap, (shift, gap)
-    assert abs(shift["neutral", 1.0]) < 0.25 and abs(shift["neutral", 1.5]) < 0.25, shift  # neutral does not move it
-    assert abs(level["neutral", 1.0] - null) < 0.15, (level, null)  # and is what "no emotion" samples
+    # measured (3-seed means, from the neutral truth, gap 1.24): w_e = 1: happy +0.54, sad -0.88, neutral -0.18,
+    # null -0.19; w_e = 1.5: happy +0.90, sad -1.22, neutral -0.18. Neutral and null share stage 1's own bias,
+    # so the label's effect is measured from the neutral sample: 58% of the data's shift at w_e = 1, 85% at 1.5.
+    # Thresholds keep margins of about 0.2 normalised units.
+    for w, share in ((1.0, 0.4), (1.5, 0.65)):
+        assert shift["happy", w] - shift["neutral", w] > share * gap, (w, shift, gap)
+        assert shift["neutral", w] - shift["sad", w] > share * gap, (w, shift, gap)
+        assert abs(shift["neutral", w]) < 0.3, shift  # neutral does not move it off the data's neutral level
+    assert abs(level["neutral", 1.0] - null) < 0.1, (level, null)  # and samples what "no emotion" samples
     # a schedule switches the coordinate within one clip: the first second happy, then sad
     plain_sad = _coordinate(model, _sample(model, build_emotion("sad", 1.0)))
     scheduled = _coordinate(model, _sample(model, build_emotion("sad", 1.0, schedule="0 1 happy")))
