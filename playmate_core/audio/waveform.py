@@ -116,10 +116,11 @@ def fit_audio_to_frames(audio, num_frames: int, fps: float, name: str = "audio")
     Keeps the sample rate, channels and batch of the input; the waveform is float32.
     """
     waveform, rate = audio_waveform(audio, name)
-    target = samples_for_frames(num_frames, fps, rate)
-    have = waveform.shape[-1]
-    if have >= target:
-        fitted = waveform[..., :target].clone()
-    else:
-        fitted = torch.nn.functional.pad(waveform, (0, target - have))
-    return {"waveform": fitted, "sample_rate": rate}
+    return {"waveform": fit_length(waveform, samples_for_frames(num_frames, fps, rate)), "sample_rate": rate}
+
+
+def fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """[..., T] -> a new [..., length] tensor: trimmed, or padded with silence at the end."""
+    if waveform.shape[-1] >= length:
+        return waveform[..., :length].clone()
+    return torch.nn.functional.pad(waveform, (0, length - waveform.shape[-1]))

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-
-def samples_for_frames(num_frames: int, fps: float, sample_rate: int) -> int:
-    """Audio samples spanning num_frames video frames: ceil(num_frames * sample_rate / fps).
-
-    The ceiling (with a tolerance for float error) is the host's rule when it muxes audio, so the
-    host keeps every sample we hand it.
-    """
-    return int(math.ceil(num_frames * sample_rate / fps - 1e-6))
+from ..audio.waveform import fit_length, samples_for_frames
 
 
 def check_audio(audio, name: str = "audio") -> tuple[torch.Tensor, int]:
@@ -38,13 +29,8 @@ def fit_audio(audio, num_frames: int, fps: float, repeats: int = 1) -> dict:
     times in a row (one per clip when several clips are rendered back to back). A new dict; the
     input is not modified. Batch and channels are kept."""
     waveform, rate = check_audio(audio)
-    fitted = _fit_length(waveform, samples_for_frames(num_frames, fps, rate))
+    fitted = fit_length(waveform, samples_for_frames(num_frames, fps, rate))
     if repeats > 1:
-        fitted = _fit_length(fitted.repeat(1, 1, repeats), samples_for_frames(num_frames * repeats, fps, rate))
+        fitted = fit_length(fitted.repeat(1, 1, repeats), samples_for_frames(num_frames * repeats, fps, rate))
     return {"waveform": fitted.contiguous(), "sample_rate": rate}
 
-
-def _fit_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
-    if waveform.shape[-1] >= length:
-        return waveform[..., :length]
-    return torch.nn.functional.pad(waveform, (0, length - waveform.shape[-1]))
