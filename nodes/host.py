@@ -127,10 +127,12 @@ def throw_if_interrupted() -> None:
 class Progress:
     """Progress callback for playmate_core loops: ``progress(done, total)``.
 
-    With a host it drives comfy.utils.ProgressBar, whose hook also raises on interrupt.
+    With a host it drives comfy.utils.ProgressBar, whose hook also raises on interrupt. The total given
+    with each call replaces the initial one, so loops whose length is known only once they start can
+    take ``Progress()``.
     """
 
-    def __init__(self, total: int):
+    def __init__(self, total: int = 1):
         self._bar = None
         try:
             import comfy.utils  # type: ignore[import-not-found]

@@ -105,16 +105,9 @@ class PlaymateMotionSampler:
 
     def sample(self, model, source, audio_features, steps, audio_cfg, emotion_cfg, seed, pose_smoothing,
                emotion: EmotionCondition | None = None, pose: PoseSequence | None = None, sampler="auto"):
-        bar = {}
-
-        def progress(done, total):
-            if "bar" not in bar:
-                bar["bar"] = host.Progress(total)
-            bar["bar"](done, total)
-
         motion = generate_motion(model, source, audio_features, steps=int(steps), audio_cfg=float(audio_cfg),
                                  emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
-                                 pose_smoothing=float(pose_smoothing), sampler=sampler, progress=progress)
+                                 pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
         return (motion,)
 
 

@@ -10,6 +10,18 @@ PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 
+class ParameterPlacement:
+    """Mixin for an nn.Module: ``device`` and ``dtype`` are those of its first parameter."""
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+
 def default_device() -> torch.device:
     """cuda > mps > cpu."""
     if torch.cuda.is_available():

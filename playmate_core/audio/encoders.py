@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
+from ..devices import ParameterPlacement
 from .checkpoint import EncoderWeightsError, encoder_keys, load_strict, read_encoder_source, to_torchaudio_names
 from .config import DEFAULT_NORMALIZE_INPUT, EncoderConfig, infer_config
 from .waveform import ENCODER_SAMPLE_RATE, zero_mean_unit_var
@@ -31,7 +32,7 @@ STATS_BLOCK_OUTPUTS = 16000  # first-conv outputs per block when gathering Group
 DEFAULT_CONTEXT_SECONDS = 5.0  # attention context kept on each side of a chunk
 
 
-class AudioEncoder(nn.Module):
+class AudioEncoder(ParameterPlacement, nn.Module):
     """A wav2vec2 / HuBERT encoder (torchaudio modules) producing hidden states at 50 frames/s.
 
     ``normalize_input``: scale each clip to zero mean and unit variance before the network (what
@@ -67,14 +68,6 @@ class AudioEncoder(nn.Module):
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.config.hop_length
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
 
     def num_frames(self, num_samples: int) -> int:
         """Encoder frames for a 16 kHz clip (clips shorter than one receptive field are padded to one frame)."""

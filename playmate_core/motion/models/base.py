@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
 
+from ...devices import ParameterPlacement
 from ..normalization import MotionNormalizer
 from ..schedulers import NoiseSchedule
 
@@ -36,7 +37,24 @@ class WindowConditions:
     use_start: torch.Tensor | None = None
 
 
-class MotionModel(nn.Module):
+class FlatConfig:
+    """Mixin for a flat config dataclass stored as JSON in model files; ``label`` names the family in errors."""
+
+    label = "motion model"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.label} config fields {unknown}; the file needs a newer version of the pack")
+        return cls(**values)
+
+
+class MotionModel(ParameterPlacement, nn.Module):
     """A denoiser of normalised 70-d motion windows plus what sampling it needs.
 
     Subclasses set: family, config, fps, window (W frames per window), num_prev (P prefix frames),
@@ -77,11 +95,3 @@ class MotionModel(nn.Module):
     def describe(self) -> str:
         params = sum(p.numel() for p in self.parameters())
         return f"{self.family} motion model, {params / 1e6:.2f} M parameters, {self.fps:g} fps, window {self.window}"
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype

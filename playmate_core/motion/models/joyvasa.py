@@ -10,7 +10,7 @@ rename-free copy. The embedded HuBERT audio encoder is not part of this module (
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from torch import nn
 from ..normalization import TemplateNormalizer
 from ..postprocess import anchor_to_first_frame
 from ..schedulers import NoiseSchedule
-from .base import MotionModel, WindowConditions
+from .base import FlatConfig, MotionModel, WindowConditions
 from .embeddings import sinusoid_table
 
 POSITIONAL_ENCODINGS = ("released", "fixed")
@@ -27,7 +27,9 @@ SCHEDULE_BUFFERS = ("betas", "alphas", "alpha_bars", "sigmas_flex", "sigmas_infl
 
 
 @dataclass
-class JoyVASAConfig:
+class JoyVASAConfig(FlatConfig):
+    label = "JoyVASA"
+
     motion_dim: int = 70
     window: int = 100               # n_motions
     num_prev: int = 25              # n_prev_motions
@@ -43,16 +45,6 @@ class JoyVASAConfig:
     positional_encoding: str = "released"  # 'released' = constant pe[P + W] on every token (the weights'
                                            # training behaviour); 'fixed' = pe[:P + W] per position
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "JoyVASAConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown JoyVASA config fields {unknown}; the file needs a newer version of the pack")
-        return cls(**values)
 
 
 class PositionalTable(nn.Module):

@@ -19,7 +19,7 @@ for dropped labels, so guidance with w_e = 0 equals sampling without emotion.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ from torch import nn
 from ..conditions import NULL_EMOTION, NUM_EMOTION_TOKENS
 from ..normalization import AdaptiveNormalizer
 from ..schedulers import NoiseSchedule
-from .base import MotionModel, WindowConditions
+from .base import FlatConfig, MotionModel, WindowConditions
 from .conformer import ConformerBlock, TransformerBlock
 from .embeddings import sinusoid_table, timestep_features
 
@@ -36,8 +36,10 @@ IDENTITY_DIM = 63 + 70
 
 
 @dataclass
-class PlaymateConfig:
+class PlaymateConfig(FlatConfig):
     """Hyper-parameters of a Playmate motion model (stored in the checkpoint's metadata)."""
+
+    label = "Playmate"
 
     audio_dim: int = 768            # features per frame from the audio encoder
     audio_encoder: str = "wav2vec2"  # encoder family the features must come from
@@ -74,16 +76,6 @@ class PlaymateConfig:
             raise ValueError(f"unknown Playmate preset {name!r}; expected one of {', '.join(cls.PRESETS)}")
         return cls(**{**cls.PRESETS[name], **overrides})
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "PlaymateConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown Playmate config fields {unknown}; the file needs a newer version of the pack")
-        return cls(**values)
 
     def validate(self) -> None:
         if self.window < 1 or self.num_prev < 1:
