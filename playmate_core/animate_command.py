@@ -38,6 +38,8 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-video", default=None, metavar="VIDEO",
                         help="driving video whose head pose (angles, translation) replaces the generated one; "
                              "looped when shorter than the audio")
+    parser.add_argument("--pose-video-expression", action="store_true",
+                        help="with --pose-video: also take the face's expression (all but the lips) from the video")
     parser.add_argument("--seed", type=int, default=0, help="same seed and inputs give the same video (default 0)")
     parser.add_argument("--steps", type=int, default=25, help="denoising steps per motion window (default 25)")
     parser.add_argument("--audio-cfg", type=float, default=None,
@@ -77,6 +79,8 @@ def run_animate(args: argparse.Namespace) -> int:
                        ("--liveportrait", args.liveportrait), *(("--emotion-reference", r) for r in references)):
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"{flag} {path} does not exist")
+    if args.pose_video_expression and args.pose_video is None:
+        raise ValueError("--pose-video-expression takes the expression from the --pose-video video: pass --pose-video too")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
     image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
@@ -107,7 +111,7 @@ def run_animate(args: argparse.Namespace) -> int:
         result = pipe.animate(image, sound, args.out, emotion=args.emotion,
                               emotion_scale=args.emotion_scale, emotion_schedule=schedule,
                               emotion_reference=references, emotion_lip_weight=args.emotion_lip_weight,
-                              pose_video=args.pose_video,
+                              pose_video=args.pose_video, pose_video_expression=args.pose_video_expression,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
                               progress=bars)

@@ -195,11 +195,11 @@ class TalkingHeadPipeline:
                             chunk_seconds=ENCODE_CHUNK_SECONDS, progress=progress)
 
     def driving_pose(self, video, features: AudioFeatures, smoothing: float = 0.3, policy: str = "loop",
-                     progress: Callable[[int, int], None] | None = None) -> PoseEstimate:
-        """Pose From Video, fitted to the encoded audio's frames."""
+                     progress: Callable[[int, int], None] | None = None, expression: bool = False) -> PoseEstimate:
+        """Pose From Video, fitted to the encoded audio's frames (expression: its non-lip expression track too)."""
         return pose_from_driving(os.fspath(video) if isinstance(video, os.PathLike) else video, self.detector,
                                  self.renderer, float(features.fps), int(features.num_frames), smoothing, policy,
-                                 progress=progress)
+                                 progress=progress, expression=expression)
 
     def generate(self, source: SourceFeatures, features: AudioFeatures, *, seed: int = 0, steps: int = 25,
                  audio_cfg: float | None = None, emotion: EmotionCondition | None = None, emotion_cfg: float = 1.5,
@@ -221,14 +221,15 @@ class TalkingHeadPipeline:
 
     def animate(self, portrait, audio, out_path: str, *, emotion: str | EmotionCondition | None = None,
                 emotion_scale: float = 1.5, emotion_schedule: str = "", emotion_reference=None,
-                emotion_lip_weight: float = 0.0, pose_video=None, seed: int = 0,
+                emotion_lip_weight: float = 0.0, pose_video=None, pose_video_expression: bool = False, seed: int = 0,
                 steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
                 paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None) -> AnimationResult:
         """Portrait (image path or IMAGE) + audio (file path or AUDIO) -> an H.264/AAC MP4 at out_path (written
         to a hidden temporary file and renamed when complete). emotion: a label ('happy', 'happy+sad@0.3') or an
         EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax);
         emotion_reference: reference photos (paths or IMAGEs: ref1, ref2, ...) whose expression the face takes,
-        with emotion_scale as strength and emotion_lip_weight its share on the lips (works with every model)."""
+        with emotion_scale as strength and emotion_lip_weight its share on the lips (works with every model);
+        pose_video_expression: the driving video's non-lip expression too."""
         condition = self._emotion(emotion, emotion_scale, emotion_schedule, emotion_reference, emotion_lip_weight)
         stages = _StageClock(progress)
         stages.seconds["models"] = self.load_seconds
@@ -241,7 +242,7 @@ class TalkingHeadPipeline:
         estimate = None
         if pose_video is not None:
             with stages("pose") as report:
-                estimate = self.driving_pose(pose_video, features, progress=report)
+                estimate = self.driving_pose(pose_video, features, progress=report, expression=pose_video_expression)
         with stages("motion") as report:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)

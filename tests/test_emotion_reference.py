@@ -199,3 +199,19 @@ def test_emotion_node_inputs_and_errors(pack, renderer):
         build("neutral", 1.0, "none", 0.5, "", renderer, photo(ROCKET))
     with pytest.raises(ValueError, match="names ref2 but the Emotion node's reference input holds 1 image"):
         build("neutral", 1.0, "none", 0.5, "0 1 ref2", renderer, photo(HOPPER))
+
+
+def test_a_driving_expression_track_is_added_on_non_lip_coordinates(motion_models):
+    from playmate_core.motion.conditions import PoseSequence
+
+    track = references(30, seed=4)
+    pose = PoseSequence(torch.zeros(30, 6), relative=True, fps=FPS, expression=track)
+    plain = sample(motion_models["joyvasa"], pose=PoseSequence(torch.zeros(30, 6), relative=True, fps=FPS))
+    driven = sample(motion_models["joyvasa"], pose=pose)
+    assert torch.equal(driven.motion, plain.motion)
+    assert torch.equal(driven.expression_offset[0][:, ~LIPS], track[:, ~LIPS])
+    assert torch.equal(driven.expression_offset[0][:, LIPS], torch.zeros(30, int(LIPS.sum())))
+    both = sample(motion_models["joyvasa"], build_emotion("neutral", 1.0, references=references(1)), pose=pose)
+    alone = sample(motion_models["joyvasa"], build_emotion("neutral", 1.0, references=references(1)))
+    torch.testing.assert_close(both.expression_offset, alone.expression_offset + driven.expression_offset,
+                               rtol=0, atol=1e-7)

@@ -130,6 +130,9 @@ class PoseSequence:
               adds them to the source portrait's pose. False = absolute pose used as is.
     fps:      frames per second of the rows (must equal the audio features' fps).
 
+    expression: [N, 63] or None: the driving face's expression relative to its first frame; the sampler adds
+              it (lip keypoints excluded, they stay on the audio) as an expression offset.
+
     The generated scale is kept; angles and translation are replaced. Rows beyond the motion's length
     are dropped, a shorter sequence holds its last row.
     """
@@ -137,6 +140,7 @@ class PoseSequence:
     values: torch.Tensor
     relative: bool = True
     fps: float = 25.0
+    expression: torch.Tensor | None = None
 
     def __post_init__(self):
         v = self.values
@@ -144,6 +148,9 @@ class PoseSequence:
             raise ValueError(f"pose values must be [N, 6] (pitch, yaw, roll, tx, ty, tz) with N >= 1, got {tuple(v.shape)}")
         if not torch.isfinite(v).all():
             raise ValueError("pose values must be finite")
+        e = self.expression
+        if e is not None and (e.shape != (v.shape[0], 63) or not torch.isfinite(e).all()):
+            raise ValueError(f"pose expression must be finite [N, 63] with N = {v.shape[0]} rows, got {tuple(e.shape)}")
 
     def per_frame(self, num_frames: int) -> torch.Tensor:
         """[num_frames, 6] float32."""

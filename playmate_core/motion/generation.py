@@ -17,7 +17,8 @@ import torch
 from ..audio.features import AudioFeatures
 from ..implicit.motion_vector import EXP
 from ..implicit.source import SourceFeatures
-from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence
+from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence, frames_to_length
+from .expression_reference import lip_mask
 from .models.base import MotionModel, WindowConditions
 from .postprocess import apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
@@ -76,7 +77,8 @@ def generate_motion(
     """Sample absolute motion [B, N, 70] for the N frames of the audio features (N = audio.num_frames).
 
     The generated pose is smoothed first (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a
-    driving pose, when given, replaces angles and translation. An emotion with reference photos adds their
+    driving pose, when given, replaces angles and translation (and its expression track, when it has one, is
+    added on every non-lip coordinate). An emotion with reference photos adds their
     expression offset (MotionSequence.expression_offset, strength = the emotion's guidance scale); its labels
     drive a trained emotion controller when the model has one.
     """
@@ -117,6 +119,9 @@ def generate_motion(
         if pose is not None:
             motion = apply_driving_pose(motion, pose.per_frame(n), src_motion, pose.relative)
     offset = None if emotion is None else emotion.reference_offset(src_motion[:, EXP].cpu(), n, model.fps, strength)
+    if pose is not None and pose.expression is not None:
+        video = (frames_to_length(pose.expression.float(), n) * lip_mask(0.0))[None].expand(b, -1, -1)
+        offset = video if offset is None else offset + video
     return MotionSequence(motion.cpu(), float(model.fps), offset)
 
 
