@@ -141,7 +141,7 @@ def test_labels_need_a_controller_references_do_not(motion_models):
     assert label_only.expression_offset is None and combined.expression_offset.abs().max() > 0
 
 
-def test_the_emotion_scale_owns_the_strength_and_overrides_emotion_cfg(motion_models, pack):
+def test_the_emotion_scale_owns_the_strength_and_overrides_emotion_cfg(motion_models, pack, caplog):
     model, refs = motion_models["playmate+emotion"], references(1)
     sampler = pack.NODE_CLASS_MAPPINGS["PlaymateMotionSampler"]()
     run = lambda scale, cfg: sampler.sample(model, source_features(), features(30), 2, 1.5, cfg, 5, 0.0,
@@ -153,6 +153,9 @@ def test_the_emotion_scale_owns_the_strength_and_overrides_emotion_cfg(motion_mo
     torch.testing.assert_close(stronger.expression_offset, 2 * base.expression_offset, rtol=1e-6, atol=0)
     tooltip = pack.NODE_CLASS_MAPPINGS["PlaymateMotionSampler"].INPUT_TYPES()["required"]["emotion_cfg"][1]["tooltip"]
     assert "overrides this value" in tooltip and "emotion_scale" in tooltip
+    caplog.set_level("INFO")
+    run(1.5, 5.0)
+    assert "emotion_cfg 5 is overridden by the Emotion node's emotion_scale 1.5" in caplog.text
 
 
 def test_renderer_adds_scale_times_offset_before_stitching(renderer):
