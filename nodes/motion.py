@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import playmate_core.motion.checkpoint as motion_checkpoint
 from playmate_core.motion.conditions import EmotionCondition, PoseSequence
 from playmate_core.motion.generation import MAX_SEED, generate_motion
@@ -14,6 +16,7 @@ from . import host
 from .loaders import DEVICES, PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
 
+log = logging.getLogger(__name__)
 _models = ModelCache()
 
 CATEGORY = "Playmate/motion"
@@ -92,12 +95,12 @@ class PlaymateMotionSampler:
                 "audio_features": ("PLAYMATE_AUDIO_FEATURES", {"tooltip": "Per-frame audio features (Encode Audio) from the encoder the model was trained with, at its fps."}),
                 "steps": ("INT", {"default": 25, "min": 1, "max": 1000, "tooltip": "Denoising steps per window. Playmate: DDIM, 25 is plenty. JoyVASA was released with 50 ancestral steps ('ddpm')."}),
                 "audio_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Audio guidance w_a: 0 ignores the audio, 1 plain conditional, above 1 follows the audio more strongly. JoyVASA's release uses 2.8."}),
-                "emotion_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Emotion guidance w_e, used with an emotion input that carries no scale of its own."}),
+                "emotion_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Default emotion strength for an emotion input without a strength of its own. The Emotion node always brings its own (emotion_scale), which overrides this value; without an emotion input it has no effect."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": MAX_SEED, "control_after_generate": True, "tooltip": "Same seed and inputs give the same motion."}),
                 "pose_smoothing": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the generated head pose (not the lips): a centred Gaussian of up to 0.5 s at 1.0; 0 = off."}),
             },
             "optional": {
-                "emotion": ("PLAYMATE_EMOTION", {"tooltip": "Emotion over time (needs a Playmate model trained with emotion control)."}),
+                "emotion": ("PLAYMATE_EMOTION", {"tooltip": "Emotion over time (Emotion node): labels need a Playmate model trained with emotion control; reference photos work with every model."}),
                 "pose": ("PLAYMATE_POSE", {"tooltip": "Head pose per frame, e.g. from a driving video: replaces the generated angles and translation; lips still follow the audio."}),
                 "sampler": (list(SAMPLERS), {"default": "auto", "tooltip": "auto = the model's own (Playmate: ddim, JoyVASA: ddpm, i.e. its released ancestral sampler). ddim is deterministic given the start noise; ddpm adds noise every step."}),
             },
@@ -105,6 +108,9 @@ class PlaymateMotionSampler:
 
     def sample(self, model, source, audio_features, steps, audio_cfg, emotion_cfg, seed, pose_smoothing,
                emotion: EmotionCondition | None = None, pose: PoseSequence | None = None, sampler="auto"):
+        if emotion is not None and emotion.guidance is not None and float(emotion_cfg) != float(emotion.guidance):
+            log.info("Playmate Motion Sampler: emotion_cfg %g is overridden by the Emotion node's emotion_scale %g",
+                     float(emotion_cfg), float(emotion.guidance))
         motion = generate_motion(model, source, audio_features, steps=int(steps), audio_cfg=float(audio_cfg),
                                  emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
                                  pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
@@ -112,7 +118,8 @@ class PlaymateMotionSampler:
 
 
 class PlaymatePlotMotion:
-    DESCRIPTION = "Draws the motion's curves over time (mouth openness, head angles, translation and scale) as an image."
+    DESCRIPTION = ("Draws the motion's curves over time (mouth openness, head angles, translation and scale) as an image, "
+                   "with an emotion's reference expression offset included.")
     CATEGORY = CATEGORY
     FUNCTION = "plot"
     RETURN_TYPES = ("IMAGE",)
@@ -130,7 +137,7 @@ class PlaymatePlotMotion:
     def plot(self, motion, width, height, batch_index):
         if batch_index >= motion.motion.shape[0]:
             raise ValueError(f"batch_index {batch_index} is out of range: the motion holds {motion.motion.shape[0]} sequence(s)")
-        return (plot_motion(motion.motion[batch_index], motion.fps, int(width), int(height)),)
+        return (plot_motion(motion.with_offset()[batch_index], motion.fps, int(width), int(height)),)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -34,6 +34,7 @@ class PlaymatePoseFromVideo:
                 "video": ("VIDEO", {"tooltip": "The driving video (Load Video). It is decoded frame by frame and downscaled, never loaded whole."}),
                 "images": ("IMAGE", {"tooltip": "Driving frames as an IMAGE batch instead of a video (from any loader), at images_fps."}),
                 "audio_features": ("PLAYMATE_AUDIO_FEATURES", {"tooltip": "The encoded audio the motion is generated from: the pose gets its frame rate and frame count."}),
+                "expression": ("BOOLEAN", {"default": False, "tooltip": "Also take the face's expression from the video (brows, eyes, cheeks; relative to its first frame): lips from the audio, everything else from the video. Off = only the head pose."}),
             },
         }
 
@@ -49,7 +50,7 @@ class PlaymatePoseFromVideo:
     )
 
     def estimate(self, renderer, detector, smoothing, length_policy, fps, images_fps, video=None, images=None,
-                 audio_features=None):
+                 audio_features=None, expression=False):
         if (video is None) == (images is None):
             raise ValueError("connect the driving frames to exactly one input: 'video' (a VIDEO) or 'images' (an IMAGE batch)")
         num_frames = None
@@ -59,7 +60,8 @@ class PlaymatePoseFromVideo:
             fps, num_frames = float(audio_features.fps), int(audio_features.num_frames)
         driving = host.video_stream_source(video) if video is not None else _check_images(images)
         result = pose_from_driving(driving, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
-                                   length_policy, images_fps=float(images_fps), progress=host.Progress())
+                                   length_policy, images_fps=float(images_fps), progress=host.Progress(),
+                                   expression=bool(expression))
         report = result.summary()
         log.info("Playmate Pose From Video:\n%s", report)
         return (result.pose, plot_pose(result), report)

@@ -24,13 +24,22 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emotion", default=None, metavar="LABEL",
                         help=f"emotion of the whole clip: {', '.join(USER_LABELS)}, or a blend like happy+sad@0.3; "
                              "needs a Playmate motion model with an emotion controller (--motion-model + --emotion-model)")
-    parser.add_argument("--emotion-scale", type=float, default=1.5, help="emotion guidance w_e (default 1.5)")
+    parser.add_argument("--emotion-scale", "--emotion-strength", dest="emotion_scale", type=float, default=1.5,
+                        help="the emotion strength (default 1.5): guidance w_e of a trained controller; with "
+                             "--emotion-reference the multiplier of the reference's expression (1 = as in the photo)")
     parser.add_argument("--emotion-schedule", default="", metavar="RANGES",
-                        help="labels per time range, ';' or newline separated: \"0 2 neutral; 2 4 happy\" "
-                             "(seconds; outside the ranges --emotion applies, else neutral)")
+                        help="labels or references per time range, ';' or newline separated: \"0 2 neutral; 2 4 happy\" "
+                             "or \"2 4 ref2\" (seconds; outside the ranges --emotion applies, else neutral, and ref1)")
+    parser.add_argument("--emotion-reference", action="append", default=None, metavar="PATH",
+                        help="photo of a face showing the wanted expression (works with JoyVASA: no trained controller "
+                             "needed); repeat for ref1, ref2, ... in --emotion-schedule")
+    parser.add_argument("--emotion-lip-weight", type=float, default=0.0,
+                        help="share of the reference expression on the lips (default 0: lips follow only the speech)")
     parser.add_argument("--pose-video", default=None, metavar="VIDEO",
                         help="driving video whose head pose (angles, translation) replaces the generated one; "
                              "looped when shorter than the audio")
+    parser.add_argument("--pose-video-expression", action="store_true",
+                        help="with --pose-video: also take the face's expression (all but the lips) from the video")
     parser.add_argument("--seed", type=int, default=0, help="same seed and inputs give the same video (default 0)")
     parser.add_argument("--steps", type=int, default=25, help="denoising steps per motion window (default 25)")
     parser.add_argument("--audio-cfg", type=float, default=None,
@@ -65,17 +74,20 @@ def run_animate(args: argparse.Namespace) -> int:
     from .model_commands import run_download
     from .pipeline import DEFAULT_MOTION_MODEL, MissingModelsError, TalkingHeadPipeline, load_image_file
 
+    references = args.emotion_reference or []
     for flag, path in (("--portrait", args.portrait), ("--audio", args.audio), ("--pose-video", args.pose_video),
-                       ("--liveportrait", args.liveportrait)):
+                       ("--liveportrait", args.liveportrait), *(("--emotion-reference", r) for r in references)):
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"{flag} {path} does not exist")
+    if args.pose_video_expression and args.pose_video is None:
+        raise ValueError("--pose-video-expression takes the expression from the --pose-video video: pass --pose-video too")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
     image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
     motion_name = args.motion_model or DEFAULT_MOTION_MODEL
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
-    wants_emotion = bool(args.emotion or schedule.strip())
+    wants_emotion = bool(args.emotion or schedule.strip()) and not references  # references need no controller
     if wants_emotion and motion_name == DEFAULT_MOTION_MODEL:  # the common mistake: say so before loading anything
         raise ValueError(_no_emotion_message(motion_name, "joyvasa"))
     def build() -> TalkingHeadPipeline:
@@ -97,7 +109,9 @@ def run_animate(args: argparse.Namespace) -> int:
     bars = StageBars()
     try:
         result = pipe.animate(image, sound, args.out, emotion=args.emotion,
-                              emotion_scale=args.emotion_scale, emotion_schedule=schedule, pose_video=args.pose_video,
+                              emotion_scale=args.emotion_scale, emotion_schedule=schedule,
+                              emotion_reference=references, emotion_lip_weight=args.emotion_lip_weight,
+                              pose_video=args.pose_video, pose_video_expression=args.pose_video_expression,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
                               progress=bars)

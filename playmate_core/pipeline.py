@@ -33,7 +33,8 @@ from .implicit.renderer import load_renderer
 from .implicit.source import SourceFeatures
 from .motion.checkpoint import load_motion_model
 from .motion.conditions import EmotionCondition, PoseSequence
-from .motion.emotion_schedule import label_weights, parse_schedule
+from .motion.emotion_schedule import check_reference_indices, label_weights, parse_schedule
+from .motion.expression_reference import reference_expressions
 from .motion.generation import generate_motion
 from .motion.sequence import MotionSequence
 from .pose import PoseEstimate, pose_from_driving
@@ -194,11 +195,11 @@ class TalkingHeadPipeline:
                             chunk_seconds=ENCODE_CHUNK_SECONDS, progress=progress)
 
     def driving_pose(self, video, features: AudioFeatures, smoothing: float = 0.3, policy: str = "loop",
-                     progress: Callable[[int, int], None] | None = None) -> PoseEstimate:
-        """Pose From Video, fitted to the encoded audio's frames."""
+                     progress: Callable[[int, int], None] | None = None, expression: bool = False) -> PoseEstimate:
+        """Pose From Video, fitted to the encoded audio's frames (expression: its non-lip expression track too)."""
         return pose_from_driving(os.fspath(video) if isinstance(video, os.PathLike) else video, self.detector,
                                  self.renderer, float(features.fps), int(features.num_frames), smoothing, policy,
-                                 progress=progress)
+                                 progress=progress, expression=expression)
 
     def generate(self, source: SourceFeatures, features: AudioFeatures, *, seed: int = 0, steps: int = 25,
                  audio_cfg: float | None = None, emotion: EmotionCondition | None = None, emotion_cfg: float = 1.5,
@@ -219,13 +220,17 @@ class TalkingHeadPipeline:
                 "playmate_emotion.safetensors")
 
     def animate(self, portrait, audio, out_path: str, *, emotion: str | EmotionCondition | None = None,
-                emotion_scale: float = 1.5, emotion_schedule: str = "", pose_video=None, seed: int = 0,
+                emotion_scale: float = 1.5, emotion_schedule: str = "", emotion_reference=None,
+                emotion_lip_weight: float = 0.0, pose_video=None, pose_video_expression: bool = False, seed: int = 0,
                 steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
                 paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None) -> AnimationResult:
         """Portrait (image path or IMAGE) + audio (file path or AUDIO) -> an H.264/AAC MP4 at out_path (written
         to a hidden temporary file and renamed when complete). emotion: a label ('happy', 'happy+sad@0.3') or an
-        EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax)."""
-        condition = self._emotion(emotion, emotion_scale, emotion_schedule)
+        EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax);
+        emotion_reference: reference photos (paths or IMAGEs: ref1, ref2, ...) whose expression the face takes,
+        with emotion_scale as strength and emotion_lip_weight its share on the lips (works with every model);
+        pose_video_expression: the driving video's non-lip expression too."""
+        condition = self._emotion(emotion, emotion_scale, emotion_schedule, emotion_reference, emotion_lip_weight)
         stages = _StageClock(progress)
         stages.seconds["models"] = self.load_seconds
         with stages("portrait") as report:
@@ -237,7 +242,7 @@ class TalkingHeadPipeline:
         estimate = None
         if pose_video is not None:
             with stages("pose") as report:
-                estimate = self.driving_pose(pose_video, features, progress=report)
+                estimate = self.driving_pose(pose_video, features, progress=report, expression=pose_video_expression)
         with stages("motion") as report:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)
@@ -249,15 +254,27 @@ class TalkingHeadPipeline:
                                video.num_frames / video.fps, dict(stages.seconds), motion,
                                estimate.summary() if estimate else None)
 
-    def _emotion(self, emotion, scale: float, schedule: str) -> EmotionCondition | None:
-        if emotion is None and not schedule.strip():
+    def reference_expressions(self, references) -> torch.Tensor:
+        """Reference photos (paths or IMAGEs) -> their expressions [R, 63] (see motion.expression_reference)."""
+        photos = [load_image_file(r, "--emotion-reference") if isinstance(r, (str, os.PathLike)) else r
+                  for r in references]
+        return reference_expressions(self.renderer, photos, self.detector, "--emotion-reference")
+
+    def _emotion(self, emotion, scale: float, schedule: str, references=None,
+                 lip_weight: float = 0.0) -> EmotionCondition | None:
+        if emotion is None and not schedule.strip() and not references:
             return None
-        self.check_emotion_support()
         if isinstance(emotion, EmotionCondition):
             return emotion
+        if not references:
+            self.check_emotion_support()
         if not scale >= 0:
             raise ValueError(f"emotion_scale must be 0 or more, got {scale:g}")
-        return EmotionCondition(label_weights(emotion or "neutral")[None], float(scale), parse_schedule(schedule))
+        expressions = self.reference_expressions(references) if references else None
+        ranges = parse_schedule(schedule)
+        check_reference_indices(ranges, 0 if expressions is None else int(expressions.shape[0]))
+        return EmotionCondition(label_weights(emotion or "neutral")[None], float(scale), ranges, expressions,
+                                float(lip_weight))
 
 
 class _StageClock:
@@ -276,17 +293,18 @@ class _StageClock:
             self.seconds[stage] = time.perf_counter() - start
 
 
-def load_image_file(path) -> torch.Tensor:
-    """An image file -> IMAGE [1, H, W, 3] float32 in [0, 1] (EXIF rotation applied, as phones store photos)."""
+def load_image_file(path, what: str = "portrait") -> torch.Tensor:
+    """An image file -> IMAGE [1, H, W, 3] float32 in [0, 1] (EXIF rotation applied, as phones store photos).
+    what: how errors name the file ('portrait', '--emotion-reference')."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"portrait {path} does not exist")
+        raise FileNotFoundError(f"{what} {path} does not exist")
     try:
         with Image.open(path) as image:
             rgb = ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"portrait {path} could not be read as an image ({err})") from err
+        raise ValueError(f"{what} {path} could not be read as an image ({err})") from err
     data = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
     return data.view(1, rgb.height, rgb.width, 3).float() / 255

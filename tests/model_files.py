@@ -101,6 +101,7 @@ def write_input_media(folder: Path, media: Path, speech_seconds: float, long_sec
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(media / "portraits" / "astronaut_512x512.png", folder / "portrait.png")
     shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "portrait_2.png")
+    shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "reference.png")
     shutil.copyfile(media / "video" / "driving_astronaut_3s_25fps_512.mp4", folder / "driving.mp4")
     waveform, rate = decode_audio(str(media / "audio" / "en_3s_22k_mono.wav"))
     mono = waveform.mean(0).numpy()

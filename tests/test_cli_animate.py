@@ -22,6 +22,7 @@ from playmate_core.cli import main as cli_main
 from playmate_core.implicit.checkpoints import NETWORKS
 from playmate_core.implicit.config import RendererConfig
 from playmate_core.motion.emotion_schedule import build_emotion
+from playmate_core.motion.generation import generate_motion
 from playmate_core.pipeline import MissingModelsError, ModelPaths, TalkingHeadPipeline, default_encoder_for
 
 FPS = 25
@@ -238,3 +239,31 @@ def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(bad) in err and "could not be opened" in err and err.count("\n") == 1
     assert not any(name.endswith(".mp4") for name in os.listdir(tmp_path))
+
+
+def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys, monkeypatch):
+    """--emotion-reference needs no controller: the motion the render gets carries the reference's offset, lips kept."""
+    import playmate_core.pipeline as pipeline
+
+    sampled = []
+    monkeypatch.setattr(pipeline, "generate_motion", lambda *a, **k: sampled.append(generate_motion(*a, **k)) or sampled[-1])
+    hopper = str(shared_path("media", "portraits", "grace_hopper_512x600.png"))
+    out = tmp_path / "reference.mp4"
+    assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
+                   "--emotion-reference", hopper, "--emotion-strength", "0.8", "--no-paste-back") == 0
+    assert probe(str(out))[:3] == (5, 512, 512)
+    offset = sampled[-1].expression_offset.reshape(1, 5, 21, 3)
+    assert offset[:, :, [6, 12, 14, 17, 19, 20]].abs().max() == 0 and offset.abs().max() > 0
+    torch.testing.assert_close(offset[0, 0], offset[0, -1], rtol=0, atol=0)  # one reference, the whole clip
+    rocket = str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+    cases = [(["--emotion-reference", hopper, "--emotion-schedule", "0 0.1 ref2"],
+              "emotion schedule line 1 ('0 0.1 ref2') names ref2 but"),
+             (["--emotion-reference", rocket], "--emotion-reference image 1 of 1 (ref1): no face found"),
+             (["--emotion-reference", str(tmp_path / "missing.png")], "missing.png does not exist"),
+             (["--emotion-reference", hopper, "--emotion", "happy"], "labels other than neutral cannot apply")]
+    for extra, message in cases:
+        code = animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out",
+                       str(tmp_path / "x.mp4"), *extra)
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "x.mp4").exists()

@@ -21,10 +21,10 @@ def test_node_contract(pack):
     node = pack.NODE_CLASS_MAPPINGS["PlaymateEmotion"]
     assert pack.NODE_DISPLAY_NAME_MAPPINGS["PlaymateEmotion"] == "Emotion (Playmate)"
     spec = node.INPUT_TYPES()
-    assert list(spec) == ["required"]
+    assert list(spec) == ["required", "optional"]
     assert list(spec["required"]) == ["label", "emotion_scale", "blend_with", "blend_amount", "schedule"]
     req = spec["required"]
-    assert req["label"][0] == LABELS and req["label"][1]["default"] == "happy"
+    assert req["label"][0] == LABELS and req["label"][1]["default"] == "neutral"  # the safe default
     assert req["blend_with"][0] == ["none"] + LABELS and req["blend_with"][1]["default"] == "none"
     assert (req["emotion_scale"][1]["default"], req["emotion_scale"][1]["min"], req["emotion_scale"][1]["max"]) == (1.5, 0.0, 10.0)
     assert (req["blend_amount"][1]["default"], req["blend_amount"][1]["max"]) == (0.5, 1.0)

@@ -134,6 +134,23 @@ def test_a_short_video_is_looped_to_the_audio_and_smoothing_keeps_the_first_fram
     torch.testing.assert_close(pose.values[5:10], pose.values[:5])
 
 
+def test_expression_track_is_the_videos_expression_relative_to_its_first_frame(node, renderer):
+    """expression=True: the motion extractor's expression per frame minus the first frame's (no smoothing, the
+    video's own rate), looped like the pose; the sampler adds it on every non-lip coordinate."""
+    from playmate_core.pose.frames import image_chunks
+
+    images = decoded_frames(6)
+    features = AudioFeatures(torch.zeros(1, 9, 8), fps=25.0, num_frames=9, duration_s=0.36, encoder="test")
+    pose, _, _ = node.estimate(renderer, **WIDGETS, images=images, audio_features=features, expression=True)
+    measured = measure_chunk(next(image_chunks(images, 25.0, chunk_size=6)), MediaPipeFaceDetector(), renderer).exp
+    expected = measured - measured[0]
+    assert pose.expression.shape == (9, 63) and torch.equal(pose.expression[0], torch.zeros(63))
+    torch.testing.assert_close(pose.expression[:6], expected, rtol=0, atol=1e-6)  # float64 interpolation at the same times
+    torch.testing.assert_close(pose.expression[6:], pose.expression[:3])  # looped
+    plain, _, _ = node.estimate(renderer, **WIDGETS, images=images, audio_features=features)
+    assert plain.expression is None and torch.equal(plain.values, pose.values)
+
+
 def test_bad_driving_inputs(node, renderer, tmp_path):
     with pytest.raises(ValueError, match="exactly one input"):
         node.estimate(renderer, **WIDGETS)

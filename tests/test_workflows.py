@@ -50,7 +50,8 @@ def load(name: str, api: bool = False) -> dict:
 
 
 def test_every_workflow_has_an_api_twin():
-    assert set(NAMES) == {"talking_portrait", "emotion", "pose_from_video", "long_audio", "batch"}
+    assert set(NAMES) == {"talking_portrait", "emotion", "emotion_from_reference", "pose_from_video", "long_audio",
+                          "batch"}
     assert sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json")) == NAMES
 
 
@@ -134,6 +135,19 @@ def test_emotion_workflow(node_classes, comfy_folders):
     written, _ = run_workflow("emotion", node_classes, comfy_folders)
     assert len(written) == 1
     check_video(written[0], SPEECH_SECONDS)
+
+
+def test_emotion_from_reference_workflow_runs_with_joyvasa(node_classes, comfy_folders):
+    """The reference photo's expression reaches the motion: the sampler's output carries its offset."""
+    prompt = load("emotion_from_reference", api=True)
+    emotion_id = next(k for k, v in prompt.items() if v["class_type"] == "PlaymateEmotion")
+    sampler_id = next(k for k, v in prompt.items() if v["class_type"] == "PlaymateMotionSampler")
+    assert prompt[emotion_id]["inputs"]["label"] == "neutral" and "reference" in prompt[emotion_id]["inputs"]
+    written, result = run_workflow("emotion_from_reference", node_classes, comfy_folders)
+    assert len(written) == 1
+    check_video(written[0], SPEECH_SECONDS)
+    ((motion,),) = result.outputs[sampler_id]
+    assert motion.expression_offset.shape == (1, motion.num_frames, 63) and motion.expression_offset.abs().max() > 0
 
 
 def test_long_audio_workflow_streams_the_video(node_classes, comfy_folders):

@@ -35,6 +35,7 @@ BACKGROUND, INK, ACCENT = (32, 34, 40), (235, 235, 235), (120, 170, 255)
 CARDS = {
     "talking_portrait": ("Talking portrait", "photo + speech -> talking video"),
     "emotion": ("Emotion", "label, blend, schedule"),
+    "emotion_from_reference": ("Emotion from a photo", "expression of a reference, no training"),
     "pose_from_video": ("Pose from video", "head follows a driving video"),
     "long_audio": ("Long speech", "streamed to MP4, flat memory"),
     "batch": ("Batch", "one video per portrait"),
@@ -89,6 +90,10 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
         if name == "pose_from_video":
             canvas.paste(fit(first_video_frame(inputs / "driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "driving video", fill=INK)
+            top = TITLE + right[1] * 2 // 3
+        elif name == "emotion_from_reference":
+            canvas.paste(fit(Image.open(inputs / "reference.png"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            draw.text((x0 + 8, TITLE + 6), "reference expression (ref1)", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion":
             draw.multiline_text((x0 + 12, TITLE + 20), "label: happy\nschedule:\n  0.0 1.0 neutral\n  (the rest: happy)\n"

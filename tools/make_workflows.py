@@ -161,6 +161,26 @@ def emotion(classes):
     return g
 
 
+def emotion_from_reference(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA)
+    reference = g.node("LoadImage", (n["x"] - 380, 760), title="Load Image (reference expression)", image="reference.png")
+    emo = g.node("PlaymateEmotion", (n["x"] - 380, 1140), label="neutral", emotion_scale=1.0, lip_weight=0.0,
+                 schedule="# start_s end_s ref1 / ref2 / neutral; outside the ranges: ref1. Example:\n# 0.0 0.5 neutral")
+    g.link(n["renderer"], 0, emo, "renderer")
+    g.link(reference, 0, emo, "reference")
+    g.link(emo, 0, n["sampler"], "emotion")
+    frames_to_video(g, n, "Playmate/emotion_from_reference")
+    standard_groups(g, n, [reference, emo])
+    note_with_models(g, (n["x"], 560), "## Emotion from a reference photo\nNo training: the face takes the expression of "
+                     "the photo in **Load Image (reference expression)** (a smile, a frown, surprise; the same person "
+                     "transfers best), and the lips keep following the speech (**lip_weight** 0).\n\n**emotion_scale** "
+                     "is the strength: 1 = the reference's expression, 0 = none. A batch of references is ref1, ref2, ... "
+                     "for the **schedule** (`2 4 ref2`, `4-6: ref1+neutral@0.5`); ranges switch with short ramps.",
+                     JOYVASA, 480)
+    return g
+
+
 def pose_from_video(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA)
@@ -207,8 +227,8 @@ def batch(classes):
     return g
 
 
-WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "pose_from_video": pose_from_video,
-             "long_audio": long_audio, "batch": batch}
+WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "emotion_from_reference": emotion_from_reference,
+             "pose_from_video": pose_from_video, "long_audio": long_audio, "batch": batch}
 
 
 def main() -> None:

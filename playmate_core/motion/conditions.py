@@ -42,6 +42,10 @@ class EmotionCondition:
     guidance: emotion guidance scale w_e carried by the condition; None = the sampler's emotion_cfg.
     ranges:   scheduled time ranges in seconds (:class:`~.emotion_schedule.EmotionRange`) that override the weights
               for the frames inside them; resolved per frame once the fps is known.
+    references: [R, 63] expressions of reference photos (:mod:`~.expression_reference`), None = none. They
+              need no trained controller: ref1 applies outside the ranges, ranges name refK; the guidance scale
+              is then also the strength of their expression offset.
+    lip_weight: share of the reference offset on the lip keypoints (0 = lips follow only the audio).
 
     Rows beyond the motion's length are dropped; a shorter weight matrix holds its last row.
     """
@@ -49,6 +53,8 @@ class EmotionCondition:
     weights: torch.Tensor
     guidance: float | None = None
     ranges: tuple = ()
+    references: torch.Tensor | None = None
+    lip_weight: float = 0.0
 
     def __post_init__(self):
         w = self.weights
@@ -58,6 +64,32 @@ class EmotionCondition:
             raise ValueError("emotion weights must be finite and non-negative")
         if not torch.allclose(w.sum(dim=1), torch.ones(w.shape[0], dtype=w.dtype), atol=1e-3):
             raise ValueError("each row of emotion weights must sum to 1 (a convex mix of the emotion tokens)")
+        refs = self.references
+        if refs is not None and (refs.ndim != 2 or refs.shape[0] < 1 or refs.shape[1] != 63):
+            raise ValueError(f"reference expressions must be [R, 63] with R >= 1, got {tuple(refs.shape)}")
+        if not 0.0 <= self.lip_weight <= 1.0:
+            raise ValueError(f"lip_weight must be within 0 .. 1, got {self.lip_weight:g}")
+
+    @property
+    def needs_controller(self) -> bool:
+        """True unless reference photos carry the emotion and every label (base and ranges) is neutral."""
+        if self.references is None:
+            return True
+        neutral = emotion_one_hot("neutral")
+        labels = [self.weights] + [r.weights[None] for r in self.ranges if r.weights is not None]
+        return any(not torch.allclose(w.float(), neutral.expand_as(w)) for w in labels)
+
+    def reference_offset(self, source_exp: torch.Tensor, num_frames: int, fps: float,
+                         strength: float) -> torch.Tensor | None:
+        """Expression offsets [B, num_frames, 63] of the reference photos for sources with expressions
+        source_exp [B, 63] (see :func:`~.expression_reference.expression_offset`); None without references."""
+        if self.references is None:
+            return None
+        from .emotion_schedule import reference_rows
+        from .expression_reference import expression_offset, ramp_weights
+
+        rows = ramp_weights(reference_rows(self.references.shape[0], self.ranges, num_frames, fps), fps)
+        return expression_offset(rows, self.references, source_exp, strength, self.lip_weight)
 
     @classmethod
     def from_label(cls, label: str, guidance: float | None = None) -> "EmotionCondition":
@@ -98,6 +130,9 @@ class PoseSequence:
               adds them to the source portrait's pose. False = absolute pose used as is.
     fps:      frames per second of the rows (must equal the audio features' fps).
 
+    expression: [N, 63] or None: the driving face's expression relative to its first frame; the sampler adds
+              it (lip keypoints excluded, they stay on the audio) as an expression offset.
+
     The generated scale is kept; angles and translation are replaced. Rows beyond the motion's length
     are dropped, a shorter sequence holds its last row.
     """
@@ -105,6 +140,7 @@ class PoseSequence:
     values: torch.Tensor
     relative: bool = True
     fps: float = 25.0
+    expression: torch.Tensor | None = None
 
     def __post_init__(self):
         v = self.values
@@ -112,6 +148,9 @@ class PoseSequence:
             raise ValueError(f"pose values must be [N, 6] (pitch, yaw, roll, tx, ty, tz) with N >= 1, got {tuple(v.shape)}")
         if not torch.isfinite(v).all():
             raise ValueError("pose values must be finite")
+        e = self.expression
+        if e is not None and (e.shape != (v.shape[0], 63) or not torch.isfinite(e).all()):
+            raise ValueError(f"pose expression must be finite [N, 63] with N = {v.shape[0]} rows, got {tuple(e.shape)}")
 
     def per_frame(self, num_frames: int) -> torch.Tensor:
         """[num_frames, 6] float32."""

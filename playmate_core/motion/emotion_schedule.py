@@ -6,6 +6,12 @@ One range per line, in any of these forms (``#`` starts a comment, blank lines a
     2.5-4: sad           start-end: label
     4, 6, angry          commas between the fields
     6s 8s happy+sad@0.3  an optional 's' after the numbers; a blend of two labels (30 % sad)
+    8 10 ref2            a reference photo of the Emotion node (ref1, ref2, ... in batch order)
+    10 12 ref1+neutral@0.5   references blend like labels (here: half of ref1's expression offset)
+
+A term is a label (for a trained emotion controller) or a reference photo refK (its expression offset).
+A range that names no label keeps the node's label for the controller; a range that names no reference
+adds no reference offset.
 
 Ranges are half-open [start, end): a frame at time t = i / fps takes the range with start <= t < end;
 frames outside every range keep the condition's base emotion.
@@ -26,20 +32,23 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _LINE = re.compile(
     rf"^(?P<start>{_NUMBER})\s*(?:s\b)?(?:\s*(?:-|,|\bto\b)\s*|\s+)(?P<end>{_NUMBER})\s*(?:s\b)?\s*[:,]?\s*(?P<label>\S.*)$"
 )
-_BLEND = re.compile(rf"^(?P<first>[a-z]+)\s*\+\s*(?P<second>[a-z]+)\s*(?:@\s*(?P<amount>{_NUMBER}))?$")
+_BLEND = re.compile(rf"^(?P<first>[a-z]+\d*)\s*\+\s*(?P<second>[a-z]+\d*)\s*(?:@\s*(?P<amount>{_NUMBER}))?$")
+_REFERENCE = re.compile(r"^ref(?P<index>\d+)$")
 
 
 @dataclass(frozen=True)
 class EmotionRange:
-    """One scheduled range: [start_s, end_s) seconds -> weights [9] over the emotion tokens.
+    """One scheduled range: [start_s, end_s) seconds -> weights [9] over the emotion tokens (None: the range
+    names no label), references ((0-based photo index, weight), ...) for reference photos.
 
     line: 1-based line number in the schedule text; text: that line as written (for error messages)."""
 
     start_s: float
     end_s: float
-    weights: torch.Tensor
+    weights: torch.Tensor | None
     line: int
     text: str
+    references: tuple[tuple[int, float], ...] = ()
 
     def describe(self) -> str:
         return f"line {self.line} ('{self.text}')"
@@ -47,24 +56,44 @@ class EmotionRange:
 
 def label_weights(label: str) -> torch.Tensor:
     """[9] weights of 'happy' or of a blend 'happy+sad@0.3' (= 0.7 happy + 0.3 sad; no '@' means 0.5)."""
+    weights, references = spec_weights(label)
+    if references:
+        raise ValueError(f"'{label}' names a reference photo: references (ref1, ref2, ...) belong in the emotion "
+                         "schedule of an Emotion node with reference images")
+    return weights
+
+
+def spec_weights(label: str) -> tuple[torch.Tensor | None, tuple[tuple[int, float], ...]]:
+    """'happy', 'ref1' or a blend of two such terms ('happy+ref1@0.3' = 0.7 happy, 0.3 ref1; no '@' means 0.5)
+    -> (token weights [9] of the label terms renormalised to sum 1, None without a label term;
+    ((0-based reference index, weight), ...))."""
     key = label.strip().lower()
     blend = _BLEND.match(key)
     if blend is None:
-        _check_label(key)
-        return emotion_one_hot(key)
-    first, second = blend["first"], blend["second"]
-    _check_label(first)
-    _check_label(second)
-    amount = 0.5 if blend["amount"] is None else float(blend["amount"])
-    if not 0.0 <= amount <= 1.0:
-        raise ValueError(f"blend amount in '{label}' must be within 0 .. 1, got {amount:g}")
-    return (1.0 - amount) * emotion_one_hot(first) + amount * emotion_one_hot(second)
+        terms = [(key, 1.0)]
+    else:
+        amount = 0.5 if blend["amount"] is None else float(blend["amount"])
+        if not 0.0 <= amount <= 1.0:
+            raise ValueError(f"blend amount in '{label}' must be within 0 .. 1, got {amount:g}")
+        terms = [(blend["first"], 1.0 - amount), (blend["second"], amount)]
+    tokens, references = torch.zeros(len(EMOTION_LABELS)), []
+    for term, weight in terms:
+        reference = _REFERENCE.match(term)
+        if reference is None:
+            _check_label(term)
+            tokens += weight * emotion_one_hot(term)
+        elif int(reference["index"]) < 1:
+            raise ValueError(f"'{term}': reference photos are numbered from ref1")
+        else:
+            references.append((int(reference["index"]) - 1, weight))
+    mass = float(tokens.sum())
+    return (tokens / mass if mass > 0 else None), tuple(references)
 
 
 def _check_label(label: str) -> None:
     if label not in USER_LABELS:
         raise ValueError(f"unknown emotion label '{label}'; valid labels: {', '.join(USER_LABELS)} "
-                         "(a blend is written first+second@amount, e.g. happy+sad@0.3)")
+                         "(a blend is written first+second@amount, e.g. happy+sad@0.3; reference photos are ref1, ref2, ...)")
 
 
 def parse_schedule(text: str) -> tuple[EmotionRange, ...]:
@@ -86,10 +115,10 @@ def parse_schedule(text: str) -> tuple[EmotionRange, ...]:
         if end <= start:
             raise ValueError(f"{where}: end {end:g} s must be after start {start:g} s")
         try:
-            weights = label_weights(match["label"])
+            weights, references = spec_weights(match["label"])
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
-        ranges.append(EmotionRange(start, end, weights, number, line))
+        ranges.append(EmotionRange(start, end, weights, number, line, references))
     ranges.sort(key=lambda r: (r.start_s, r.line))
     for before, after in zip(ranges, ranges[1:]):
         if after.start_s < before.end_s:
@@ -111,15 +140,46 @@ def apply_ranges(base: torch.Tensor, ranges: tuple[EmotionRange, ...], fps: floa
     out = base.clone()
     times = torch.arange(base.shape[0], dtype=torch.float64) / float(fps)
     for r in ranges:
-        inside = (times >= r.start_s) & (times < r.end_s)
-        out[inside] = r.weights.to(out.dtype)
+        if r.weights is not None:
+            out[_inside(times, r)] = r.weights.to(out.dtype)
     return out
 
 
+def reference_rows(num_refs: int, ranges: tuple[EmotionRange, ...], num_frames: int, fps: float) -> torch.Tensor:
+    """[N, R] per-frame reference weights before ramping: ref1 outside the ranges, each range's references
+    (none for a label-only range) inside it."""
+    out = torch.zeros(num_frames, num_refs, dtype=torch.float64)
+    out[:, 0] = 1.0
+    times = torch.arange(num_frames, dtype=torch.float64) / float(fps)
+    for r in ranges:
+        row = torch.zeros(num_refs, dtype=torch.float64)
+        for index, weight in r.references:
+            row[index] += weight
+        out[_inside(times, r)] = row
+    return out
+
+
+def check_reference_indices(ranges: tuple[EmotionRange, ...], num_refs: int) -> None:
+    """A range naming refK needs at least K reference photos: say which line and how many there are."""
+    for r in ranges:
+        for index, _ in r.references:
+            if index >= num_refs:
+                held = (f"the Emotion node's reference input holds {num_refs} image(s) (ref1 .. ref{num_refs})"
+                        if num_refs else "no reference images are connected to the Emotion node's reference input")
+                raise ValueError(f"emotion schedule {r.describe()} names ref{index + 1} but {held}")
+
+
+def _inside(times: torch.Tensor, r: EmotionRange) -> torch.Tensor:
+    return (times >= r.start_s) & (times < r.end_s)
+
+
 def build_emotion(label: str, scale: float | None = None, blend_with: str = "none", blend_amount: float = 0.5,
-                  schedule: str = "") -> EmotionCondition:
+                  schedule: str = "", references: torch.Tensor | None = None,
+                  lip_weight: float = 0.0) -> EmotionCondition:
     """The Emotion node's inputs -> an EmotionCondition: the base label (optionally blended,
-    (1 - blend_amount) * label + blend_amount * blend_with) for the whole clip, overridden by the schedule's ranges."""
+    (1 - blend_amount) * label + blend_amount * blend_with) for the whole clip, overridden by the schedule's ranges.
+    references [R, 63]: expressions of reference photos (ref1 applies outside the ranges); lip_weight: share of
+    their offset on the lip keypoints."""
     _check_label(label.strip().lower())
     if scale is not None and not 0.0 <= scale:
         raise ValueError(f"emotion_scale must be 0 or more, got {scale:g}")
@@ -128,4 +188,6 @@ def build_emotion(label: str, scale: float | None = None, blend_with: str = "non
     else:
         _check_label(blend_with.strip().lower())
         base = EmotionCondition.blend(label, blend_with, blend_amount, scale)
-    return EmotionCondition(base.weights, scale, parse_schedule(schedule))
+    ranges = parse_schedule(schedule)
+    check_reference_indices(ranges, 0 if references is None else int(references.shape[0]))
+    return EmotionCondition(base.weights, scale, ranges, references, float(lip_weight))

@@ -15,8 +15,10 @@ from typing import Callable
 import torch
 
 from ..audio.features import AudioFeatures
+from ..implicit.motion_vector import EXP
 from ..implicit.source import SourceFeatures
-from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence
+from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence, frames_to_length
+from .expression_reference import lip_mask
 from .models.base import MotionModel, WindowConditions
 from .postprocess import apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
@@ -75,14 +77,25 @@ def generate_motion(
     """Sample absolute motion [B, N, 70] for the N frames of the audio features (N = audio.num_frames).
 
     The generated pose is smoothed first (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a
-    driving pose, when given, replaces angles and translation.
+    driving pose, when given, replaces angles and translation (and its expression track, when it has one, is
+    added on every non-lip coordinate). An emotion with reference photos adds their
+    expression offset (MotionSequence.expression_offset, strength = the emotion's guidance scale); its labels
+    drive a trained emotion controller when the model has one.
     """
     _check_inputs(model, source, audio, steps, seed, sampler)
-    if emotion is not None and not model.supports_emotion:
-        raise ValueError(f"this {model.family} motion model has no trained emotion control: disconnect the emotion input "
-                         "(or load a Playmate model trained with stage 2)")
+    if emotion is not None and not model.supports_emotion and emotion.needs_controller:
+        if emotion.references is None:
+            raise ValueError(f"this {model.family} motion model has no trained emotion control: disconnect the emotion "
+                             "input, connect reference photos to the Emotion node's reference input (no training "
+                             "needed), or load a Playmate model trained with stage 2")
+        raise ValueError(f"this {model.family} motion model has no trained emotion control, so emotion labels other "
+                         "than neutral cannot apply: set the emotion label (and the schedule's labels) to neutral and "
+                         "let the reference photos (ref1, ref2, ...) carry the emotion, or load a Playmate model "
+                         "trained with stage 2")
     if emotion is not None:
         emotion.check_duration(float(audio.duration_s))
+    strength = emotion_cfg if emotion is None or emotion.guidance is None else float(emotion.guidance)
+    controlled = emotion if model.supports_emotion else None
     if pose is not None and abs(float(pose.fps) - float(model.fps)) > 1e-6:
         raise ValueError(f"the pose sequence is at {pose.fps:g} fps but the motion is at {model.fps:g} fps")
     n = int(audio.num_frames)
@@ -96,7 +109,7 @@ def generate_motion(
     generator = torch.Generator().manual_seed(int(seed))
     coded = sample_normalized_motion(
         model, kp, src_motion, feats.expand(b, -1, -1), steps=steps, audio_cfg=audio_cfg, emotion_cfg=emotion_cfg,
-        emotion=emotion, sampler=sampler, progress=progress,
+        emotion=controlled, sampler=sampler, progress=progress,
         noise_fn=lambda shape: torch.randn(shape, generator=generator),
     )
     with torch.inference_mode():
@@ -105,7 +118,11 @@ def generate_motion(
         motion = smooth_pose(motion, pose_smoothing, model.fps)
         if pose is not None:
             motion = apply_driving_pose(motion, pose.per_frame(n), src_motion, pose.relative)
-    return MotionSequence(motion.cpu(), float(model.fps))
+    offset = None if emotion is None else emotion.reference_offset(src_motion[:, EXP].cpu(), n, model.fps, strength)
+    if pose is not None and pose.expression is not None:
+        video = (frames_to_length(pose.expression.float(), n) * lip_mask(0.0))[None].expand(b, -1, -1)
+        offset = video if offset is None else offset + video
+    return MotionSequence(motion.cpu(), float(model.fps), offset)
 
 
 def sample_normalized_motion(

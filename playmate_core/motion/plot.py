@@ -1,4 +1,4 @@
-"""Motion curves as a picture (Pillow only): mouth openness, head angles, translation and scale over time."""
+"""Motion curves as a picture (Pillow only): mouth openness, brow and eye, head angles, translation and scale over time."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from PIL import Image, ImageDraw, ImageFont
 # exp of keypoint 19, y: LivePortrait's lip-open edit moves this coordinate, so it tracks mouth opening.
 MOUTH_OPEN_INDEX = 19 * 3 + 1
 
+# exp y of keypoints 1 (brow) and 11 (eye): LivePortrait's eyebrow and wink edits move these coordinates.
+BROW_INDEX, EYE_INDEX = 1 * 3 + 1, 11 * 3 + 1
+
 PANELS = (
     ("mouth openness (exp kp19 y)", ((MOUTH_OPEN_INDEX, "mouth", (220, 60, 60)),)),
+    ("brow and eye (exp kp1 y, kp11 y)", ((BROW_INDEX, "brow", (150, 80, 200)), (EYE_INDEX, "eye", (40, 170, 90)))),
     ("head angles (degrees)", ((67, "pitch", (60, 120, 220)), (68, "yaw", (40, 170, 90)), (69, "roll", (200, 140, 40)))),
     ("translation", ((64, "tx", (60, 120, 220)), (65, "ty", (40, 170, 90)))),
     ("scale", ((63, "scale", (150, 80, 200)),)),
@@ -51,7 +55,7 @@ def _panel(draw, font, box, title, series, seconds):
 
 
 def plot_motion(motion: torch.Tensor, fps: float, width: int = 1024, height: int = 768) -> torch.Tensor:
-    """motion [N, 70] -> IMAGE [1, height, width, 3] float 0..1 with four panels over time (seconds)."""
+    """motion [N, 70] -> IMAGE [1, height, width, 3] float 0..1 with five panels over time (seconds)."""
     if motion.ndim != 2 or motion.shape[1] != 70:
         raise ValueError(f"plot_motion expects one motion sequence [N, 70], got {tuple(motion.shape)}")
     if width < 320 or height < 240:

@@ -11,7 +11,7 @@ from ..face.detector import FaceDetector
 from ..motion.conditions import PoseSequence
 from .frames import FrameChunk, image_chunks, video_chunks, video_info
 from .measure import DRIVING_CROP, concat_measures, measure_chunk
-from .relative import relative_pose
+from .relative import fill_missing, relative_pose
 from .timeline import fit_length, resample, smooth
 
 
@@ -53,10 +53,12 @@ class PoseEstimate:
 def estimate_pose(chunks: Iterable[FrameChunk], detector: FaceDetector, renderer, fps: float,
                   num_frames: int | None = None, smoothing: float = 0.3, policy: str = "loop",
                   video_fps: float | None = None,
-                  progress: Callable[[int], None] | None = None) -> PoseEstimate:
+                  progress: Callable[[int], None] | None = None, expression: bool = False) -> PoseEstimate:
     """Pose relative to the driving video's first frame, smoothed, at `fps`, num_frames long (None: the
     video's own duration). video_fps: the frames' rate (for smoothing and the last frame's duration);
-    by default estimated from the timestamps. progress(frames_done) is called after each chunk."""
+    by default estimated from the timestamps. progress(frames_done) is called after each chunk.
+    expression: also the face's expression track, relative to the same frame and treated the same way
+    (PoseSequence.expression)."""
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     parts, done = [], 0
@@ -73,13 +75,18 @@ def estimate_pose(chunks: Iterable[FrameChunk], detector: FaceDetector, renderer
     video_pose = video_pose - video_pose[reference]  # relative to the (smoothed) first face again
     values = resample(video_pose, measures.times, fps, 1 / rate)
     values = fit_length(values, num_frames or values.shape[0], policy)
-    return PoseEstimate(PoseSequence(values.float(), relative=True, fps=float(fps)), video_pose, measures.times,
-                        measures.found, float(rate), policy)
+    track = None
+    if expression:
+        track = smooth(fill_missing(measures.exp, measures.found), smoothing, rate)
+        track = track - track[reference]
+        track = fit_length(resample(track, measures.times, fps, 1 / rate), num_frames or values.shape[0], policy).float()
+    return PoseEstimate(PoseSequence(values.float(), relative=True, fps=float(fps), expression=track), video_pose,
+                        measures.times, measures.found, float(rate), policy)
 
 
 def pose_from_driving(driving, detector: FaceDetector, renderer, fps: float, num_frames: int | None = None,
                       smoothing: float = 0.3, policy: str = "loop", images_fps: float = 25.0,
-                      progress: Callable[[int, int], None] | None = None) -> PoseEstimate:
+                      progress: Callable[[int, int], None] | None = None, expression: bool = False) -> PoseEstimate:
     """estimate_pose on a driving video (a path or BytesIO: decoded streamed) or an IMAGE batch [K, H, W, 3]
     at images_fps. With num_frames, only the part of the driving clip the output needs is decoded.
     progress(frames_done, frames_total) as frames are measured."""
@@ -94,7 +101,7 @@ def pose_from_driving(driving, detector: FaceDetector, renderer, fps: float, num
         total = min(total, int(max_seconds * video_fps) + 1)
     report = None if progress is None else (lambda done: progress(min(done, total or done), total or done))
     return estimate_pose(chunks, detector, renderer, float(fps), num_frames, float(smoothing), policy,
-                         video_fps=video_fps, progress=report)
+                         video_fps=video_fps, progress=report, expression=expression)
 
 
 def _rate_from_times(times: torch.Tensor) -> float:

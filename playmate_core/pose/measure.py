@@ -13,7 +13,7 @@ import torch
 
 from ..face.crop import CropConfig, crop_matrix, network_crops
 from ..face.detector import FaceDetector
-from ..implicit.motion_vector import ANGLES, SCALE, T
+from ..implicit.motion_vector import ANGLES, EXP, SCALE, T
 from .frames import FrameChunk
 
 # LivePortrait's crop for driving videos (scale_crop_driving_video, vy_ratio_crop_driving_video)
@@ -26,7 +26,7 @@ class FrameMeasures:
 
     times [N] seconds; found [N] bool; angles [N, 3] pitch, yaw, roll (degrees, in the crop);
     t [N, 3] and scale [N, 1] (in the crop's normalised units); image_to_crop [N, 3, 3] float64,
-    frame pixels -> pixels of the `crop_size` crop.
+    frame pixels -> pixels of the `crop_size` crop; exp [N, 63] the expression (None when not measured).
     """
 
     times: torch.Tensor
@@ -36,6 +36,7 @@ class FrameMeasures:
     scale: torch.Tensor
     image_to_crop: torch.Tensor
     crop_size: int
+    exp: torch.Tensor | None = None
 
     @property
     def num_frames(self) -> int:
@@ -51,6 +52,7 @@ def measure_chunk(chunk: FrameChunk, detector: FaceDetector, renderer, config: C
     angles = torch.full((n, 3), float("nan"))
     t = torch.full((n, 3), float("nan"))
     scale = torch.full((n, 1), float("nan"))
+    exp = torch.full((n, 63), float("nan"))
     matrices = torch.full((n, 3, 3), float("nan"), dtype=torch.float64)
     index = found.nonzero().flatten()
     if index.numel():
@@ -60,8 +62,9 @@ def measure_chunk(chunk: FrameChunk, detector: FaceDetector, renderer, config: C
         _, motion = renderer.extract_motion(crops)
         motion = motion.cpu()
         angles[index], t[index], scale[index] = motion[:, ANGLES], motion[:, T], motion[:, SCALE]
+        exp[index] = motion[:, EXP]
         matrices[index] = to_crop.cpu()
-    return FrameMeasures(chunk.times, found, angles, t, scale, matrices, config.size)
+    return FrameMeasures(chunk.times, found, angles, t, scale, matrices, config.size, exp)
 
 
 def concat_measures(parts: list[FrameMeasures]) -> FrameMeasures:
@@ -75,4 +78,5 @@ def concat_measures(parts: list[FrameMeasures]) -> FrameMeasures:
         scale=torch.cat([p.scale for p in parts]),
         image_to_crop=torch.cat([p.image_to_crop for p in parts]),
         crop_size=parts[0].crop_size,
+        exp=None if any(p.exp is None for p in parts) else torch.cat([p.exp for p in parts]),
     )

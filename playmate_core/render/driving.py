@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..implicit.keypoints import keypoints_from_motion
+from ..implicit.motion_vector import SCALE
 from ..implicit.source import SourceFeatures
 
 
@@ -58,17 +59,22 @@ def check_retargeting(source: SourceFeatures, options: RenderOptions) -> None:
 
 
 def driving_keypoints(renderer, source: SourceFeatures, row: int, motion: torch.Tensor,
-                      options: RenderOptions) -> tuple[torch.Tensor, torch.Tensor]:
+                      options: RenderOptions, expression_offset: torch.Tensor | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Keypoints for frames of one source portrait.
 
     row: the source portrait (batch index); motion [n, 70] -> (x_s [n, 21, 3], x_d [n, 21, 3]),
-    float32 on the renderer's device.
+    float32 on the renderer's device. expression_offset [n, 63] (MotionSequence.expression_offset) is added
+    before stitching as x_d += s_d * offset.
     """
     device = renderer.device
     n = motion.shape[0]
     kp_canonical = source.kp_canonical[row:row + 1].to(device, torch.float32)
     x_s = keypoints_from_motion(kp_canonical, source.motion[row:row + 1].to(device, torch.float32)).expand(n, -1, -1)
     x_d = keypoints_from_motion(kp_canonical.expand(n, -1, -1), motion.to(device, torch.float32))
+    if expression_offset is not None:
+        scale = motion[:, SCALE].to(device, torch.float32)[..., None]
+        x_d = x_d + scale * expression_offset.to(device, torch.float32).view(n, 21, 3)
     if options.eye_open is not None:
         c_s = source.eye_ratio[row:row + 1].to(device, torch.float32).expand(n, -1)
         x_d = x_d + renderer.eye_delta(x_s, torch.cat([c_s, _target(options.eye_open, n, device)], dim=1))

@@ -79,18 +79,19 @@ def render_chunks(renderer, source: SourceFeatures, motion: MotionSequence, opti
         appearance = source.appearance[src_row:src_row + 1].to(device)
         for start in range(0, job.num_frames, options.batch_size):
             rows = motion.motion[mot_row, start:start + options.batch_size]
-            for frames in _render_with_backoff(renderer, source, src_row, appearance, rows, options):
+            offset = motion.offset_rows(mot_row, start, start + options.batch_size)
+            for frames in _render_with_backoff(renderer, source, src_row, appearance, rows, options, offset):
                 yield src_row, frames
             done += rows.shape[0]
             if progress is not None:
                 progress(done, total)
 
 
-def _render_with_backoff(renderer, source, row, appearance, rows, options) -> Iterator[torch.Tensor]:
+def _render_with_backoff(renderer, source, row, appearance, rows, options, offset=None) -> Iterator[torch.Tensor]:
     frames = None
     try:
         with torch.inference_mode():
-            x_s, x_d = driving_keypoints(renderer, source, row, rows, options)
+            x_s, x_d = driving_keypoints(renderer, source, row, rows, options, offset)
             frames = renderer.render(appearance.expand(rows.shape[0], *appearance.shape[1:]), x_s, x_d)
     except OUT_OF_MEMORY:
         if rows.shape[0] == 1:
@@ -100,8 +101,9 @@ def _render_with_backoff(renderer, source, row, appearance, rows, options) -> It
         return
     _release_cache(renderer.device)  # outside the except block, so the failed chunk's tensors are freed
     half = rows.shape[0] // 2
-    yield from _render_with_backoff(renderer, source, row, appearance, rows[:half], options)
-    yield from _render_with_backoff(renderer, source, row, appearance, rows[half:], options)
+    halves = (None, None) if offset is None else (offset[:half], offset[half:])
+    yield from _render_with_backoff(renderer, source, row, appearance, rows[:half], options, halves[0])
+    yield from _render_with_backoff(renderer, source, row, appearance, rows[half:], options, halves[1])
 
 
 def _release_cache(device: torch.device) -> None:
