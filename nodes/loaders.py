@@ -28,12 +28,15 @@ def _fetch_missing(missing: dict[str, str]) -> None:
     unknown = [rel for n, rel in missing.items() if public[n] is None or public[n][0] != n]
     if unknown:
         raise FileNotFoundError(f"LivePortrait file(s) not found in any models/liveportrait folder: {', '.join(unknown)}")
+    by_folder: dict[str, list] = {}
     for _, remote, subfolder in public.values():
-        folder = os.path.join(root, subfolder) if subfolder else root
+        by_folder.setdefault(os.path.join(root, subfolder) if subfolder else root, []).append(remote)
+    for folder, remotes in by_folder.items():
         try:
-            download_file(remote, folder, progress=host.Progress(remote.size or 1))
+            for remote in remotes:
+                download_file(remote, folder, progress=host.Progress(remote.size or 1))
         except DownloadError as err:
-            raise FileNotFoundError(missing_files_message("LivePortrait weights", [remote], folder, str(err))) from err
+            raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
 
 
 class PlaymateLoadLivePortrait:
