@@ -71,6 +71,7 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_animate(args: argparse.Namespace) -> int:
     from .audio import load_audio_file
+    from .face.region import check_box
     from .model_commands import run_download
     from .pipeline import DEFAULT_MOTION_MODEL, MissingModelsError, TalkingHeadPipeline, load_image_file
 
@@ -82,6 +83,8 @@ def run_animate(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out} must end in .mp4")
     box = parse_box(args.box, args.crop)
     image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
+    if box is not None:
+        check_box(box, int(image.shape[1]), int(image.shape[2]))
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
     motion_name = args.motion_model or DEFAULT_MOTION_MODEL
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
