@@ -175,3 +175,18 @@ def test_load_portrait_node_crop_modes(pack):
         node.load(*face_args, crop_mode="box")
     with pytest.raises(ValueError, match="a mask is connected but crop_mode is 'face'"):
         node.load(*face_args, mask=mask)
+
+
+def test_one_mask_per_image_gives_one_box_per_image():
+    photos = torch.cat([ramp_photo(), ramp_photo().flip(1)])
+    masks = torch.zeros(2, HEIGHT, WIDTH)
+    masks[0, 10:110, 20:120] = 1
+    masks[1, 150:290, 200:390] = 1
+    portrait = load_region_portraits(photos, "box", mask=masks)
+    assert portrait.boxes.tolist() == [[20, 10, 120, 110], [200, 150, 390, 290]]
+    for b, box in enumerate((Region(20, 10, 120, 110), Region(200, 150, 390, 290))):
+        single = load_region_portraits(photos[b:b + 1], "box", box)
+        assert torch.equal(portrait.crops[b], single.crops[0])
+    masks[1] = 0
+    with pytest.raises(ValueError, match=r"mask is empty \(image 1 of the batch\)"):
+        load_region_portraits(photos, "box", mask=masks)
