@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from playmate_core.devices import DEVICES, PRECISIONS, resolve_precision
 from playmate_core.download import DownloadError, download_file, missing_files_message
-from playmate_core.implicit.checkpoints import NETWORKS, RendererFiles
-from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES
+from playmate_core.implicit.checkpoints import NETWORKS, SPECIES, RendererFiles
+from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES, PUBLIC_CHOICES
 from playmate_core.implicit.renderer import load_renderer
 
 from . import host
@@ -16,22 +18,25 @@ _renderers = ModelCache()
 
 def _liveportrait_choices() -> list[str]:
     files = host.list_model_files("liveportrait")
-    defaults = [remote.name for remote in LIVEPORTRAIT_FILES.values()]
-    return sorted(set(files) | set(defaults))
+    return sorted(set(files) | set(PUBLIC_CHOICES))
 
 
 def _fetch_missing(missing: dict[str, str]) -> None:
-    """Download the public files that are absent (only their published names can be fetched)."""
-    folder = host.default_model_folder("liveportrait")
-    remotes = [LIVEPORTRAIT_FILES[n] for n, rel in missing.items() if rel == LIVEPORTRAIT_FILES[n].name]
-    unknown = [rel for n, rel in missing.items() if rel != LIVEPORTRAIT_FILES[n].name]
+    """Download the public files that are absent (only their published names, in their slot, can be fetched)."""
+    root = host.default_model_folder("liveportrait")
+    public = {n: PUBLIC_CHOICES.get(rel) for n, rel in missing.items()}
+    unknown = [rel for n, rel in missing.items() if public[n] is None or public[n][0] != n]
     if unknown:
         raise FileNotFoundError(f"LivePortrait file(s) not found in any models/liveportrait folder: {', '.join(unknown)}")
-    try:
-        for remote in remotes:
-            download_file(remote, folder, progress=host.Progress(remote.size or 1))
-    except DownloadError as err:
-        raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
+    by_folder: dict[str, list] = {}
+    for _, remote, subfolder in public.values():
+        by_folder.setdefault(os.path.join(root, subfolder) if subfolder else root, []).append(remote)
+    for folder, remotes in by_folder.items():
+        try:
+            for remote in remotes:
+                download_file(remote, folder, progress=host.Progress(remote.size or 1))
+        except DownloadError as err:
+            raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
 
 
 class PlaymateLoadLivePortrait:
@@ -47,7 +52,8 @@ class PlaymateLoadLivePortrait:
         inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
         inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
         inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
-        return {"required": inputs}
+        species = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
+        return {"required": inputs, "optional": species}
 
     RETURN_TYPES = ("PLAYMATE_RENDERER",)
     RETURN_NAMES = ("renderer",)
@@ -56,7 +62,7 @@ class PlaymateLoadLivePortrait:
     DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-             stitching_retargeting_module, precision, device, channels_last):
+             stitching_retargeting_module, precision, device, channels_last, species="auto"):
         chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
                                      stitching_retargeting_module)))
         missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
@@ -65,9 +71,9 @@ class PlaymateLoadLivePortrait:
         paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
         target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
-        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last))
+        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), species)
         renderer = _renderers.get_or_load(
-            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last))
+            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last), species)
         )
         return (renderer,)
 

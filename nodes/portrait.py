@@ -7,7 +7,8 @@ import torch
 from playmate_core.face.crop import CropConfig
 from playmate_core.face.detector import MediaPipeFaceDetector
 from playmate_core.face.paste import photo_mask
-from playmate_core.face.portrait import Portrait, load_portraits
+from playmate_core.face.portrait import Portrait, load_portraits, load_region_portraits
+from playmate_core.face.region import CROP_MODES, MIN_BOX_SIDE, Region
 from playmate_core.implicit.extract import extract_portrait_source
 
 from . import host
@@ -26,7 +27,8 @@ def _detector(model: str) -> MediaPipeFaceDetector:
 
 
 class PlaymateLoadPortrait:
-    """Finds one face per image and crops it the way LivePortrait's networks expect."""
+    """Finds one face per image and crops it the way LivePortrait's networks expect (or crops the whole image /
+    a box without a detector, for animals)."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -39,7 +41,16 @@ class PlaymateLoadPortrait:
                 "offset_y": ("FLOAT", {"default": -0.125, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the face axis, in crop sides (< 0: up, more forehead; LivePortrait: -0.125)."}),
                 "rotate": ("BOOLEAN", {"default": True, "tooltip": "Level the eye line in the crop (LivePortrait's default). Off keeps the photo's orientation."}),
                 "detector": (DETECTORS, {"default": "auto", "tooltip": "auto: the short-range face detector, then the full-range one where it finds nothing. short_range finds faces down to ~13% of the image side, full_range down to ~7%."}),
-            }
+            },
+            "optional": {
+                "crop_mode": (list(CROP_MODES), {"default": "face", "tooltip": "face: detect a human face and crop around it (the settings above). whole image: no detector, the whole photo resized to the network's 256x256 (the official animal path). box: no detector, the box below (or the mask's bounding box) resized to 256x256. Without face landmarks, eye/lip retargeting is unavailable."}),
+                "letterbox": ("BOOLEAN", {"default": False, "tooltip": "whole image / box: keep the aspect ratio by centring the region in a square of its longer side (black where the square leaves the photo). Off: the region is stretched to the square, as the official animal path does (paste-back undoes the stretch)."}),
+                "box_x0": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": "box mode: left edge of the crop box, in photo pixels (the first column inside)."}),
+                "box_y0": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": "box mode: top edge of the crop box, in photo pixels (the first row inside)."}),
+                "box_x1": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": f"box mode: right edge, in photo pixels (exclusive: the box covers columns box_x0 to box_x1 - 1). At least {MIN_BOX_SIDE} px wide."}),
+                "box_y1": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": f"box mode: bottom edge, in photo pixels (exclusive). At least {MIN_BOX_SIDE} px high."}),
+                "mask": ("MASK", {"tooltip": "box mode: the crop is the bounding box of the mask's pixels >= 0.5 (replaces the box numbers). One mask for every image, or one per image."}),
+            },
         }
 
     RETURN_TYPES = ("PLAYMATE_PORTRAIT", "IMAGE", "MASK")
@@ -49,13 +60,23 @@ class PlaymateLoadPortrait:
     DESCRIPTION = (
         "Detect the face (offline BlazeFace + FaceMesh, bundled Apache-2.0 weights), crop it to 256x256 the "
         "LivePortrait way and remember how to paste renders back. Outputs the crop the networks see and the "
-        "feathered paste-back mask in photo space."
+        "feathered paste-back mask in photo space. For animals (no human face to detect) set crop_mode to "
+        "'whole image' or 'box'."
     )
 
-    def load(self, image, face_index, crop_scale, offset_x, offset_y, rotate, detector):
-        config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y), rotate=bool(rotate))
-        total = int(image.shape[0]) if isinstance(image, torch.Tensor) and image.dim() == 4 else 1
-        portrait = load_portraits(image, _detector(detector), int(face_index), config, progress=host.Progress(total))
+    def load(self, image, face_index, crop_scale, offset_x, offset_y, rotate, detector, crop_mode="face",
+             letterbox=False, box_x0=0, box_y0=0, box_x1=0, box_y1=0, mask=None):
+        if crop_mode == "face":
+            if mask is not None:
+                raise ValueError("a mask is connected but crop_mode is 'face': set crop_mode to 'box' to crop the "
+                                 "mask's bounding box, or disconnect the mask")
+            config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y), rotate=bool(rotate))
+            total = int(image.shape[0]) if isinstance(image, torch.Tensor) and image.dim() == 4 else 1
+            portrait = load_portraits(image, _detector(detector), int(face_index), config, progress=host.Progress(total))
+        else:
+            config = CropConfig()
+            box = Region(int(box_x0), int(box_y0), int(box_x1), int(box_y1))
+            portrait = load_region_portraits(image, crop_mode, box, mask, bool(letterbox), config)
         height, width = portrait.images.shape[1:3]
         to_image = portrait.crop_to_image(config.size)
         mask = torch.stack([photo_mask(m, config.size, height, width, MASK_FEATHER) for m in to_image])

@@ -26,7 +26,7 @@ def _render_inputs() -> dict:
         "motion": ("PLAYMATE_MOTION", {"tooltip": "Motion per frame (Motion Sampler). Its fps is the video's fps."}),
         "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip": "Frames rendered together. Memory grows with it, not with the clip length; lower it if you run out of memory (on the GPU, out-of-memory chunks are retried in halves)."}),
         "stitching": ("BOOLEAN", {"default": True, "tooltip": "Keep the face joined to the shoulders and the background (LivePortrait's stitching). Leave on unless you render the face alone."}),
-        "eye_retargeting": ("BOOLEAN", {"default": False, "tooltip": "Shift the eye openness of every frame toward eye_open (LivePortrait's eye retargeting). Needs a source made from a Load Portrait output."}),
+        "eye_retargeting": ("BOOLEAN", {"default": False, "tooltip": "Shift the eye openness of every frame toward eye_open (LivePortrait's eye retargeting). Needs a source from a Load Portrait output with crop_mode 'face' (human face landmarks)."}),
         "eye_open": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 0.8, "step": 0.01, "tooltip": "Target eye-open ratio (lid gap / eye width; about 0.3 is open, 0 closed). Used when eye_retargeting is on."}),
         "lip_retargeting": ("BOOLEAN", {"default": False, "tooltip": "Shift the lip openness of every frame toward lip_open. With lip_open 0 it closes a mouth that is open in the photo, so speech starts from a closed mouth (LivePortrait's lip normalisation)."}),
         "lip_open": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 0.8, "step": 0.01, "tooltip": "Target lip-open ratio (inner-lip gap / mouth width; 0 closed). Used when lip_retargeting is on."}),

@@ -12,13 +12,14 @@ from .motion.emotion_schedule import USER_LABELS
 from .public_models import default_models_dir
 from .terminal import StageBars
 
+CROP_FLAGS = {"face": "face", "whole": "whole image", "box": "box"}
 EXAMPLE = ("example: python -m playmate_core animate --portrait me.png --audio speech.wav --out me.mp4 "
            "(models: python -m playmate_core download)")
 
 
 def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLE
-    parser.add_argument("--portrait", required=True, help="portrait photo (png, jpg, webp...) with one visible face")
+    parser.add_argument("--portrait", required=True, help="portrait photo (png, jpg, webp...) with one visible face (any subject with --crop whole / box)")
     parser.add_argument("--audio", required=True, help="speech or singing (wav, flac, mp3, m4a, or a video's sound)")
     parser.add_argument("--out", required=True, help="output .mp4 (written to a hidden temporary file, then renamed)")
     parser.add_argument("--emotion", default=None, metavar="LABEL",
@@ -60,6 +61,14 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a LivePortrait set elsewhere: a folder of the official .pth files or of Kijai's "
                              ".safetensors, or a Playmate renderer file (default: the five files in <models>/liveportrait)")
     parser.add_argument("--face-index", type=int, default=0, help="which face by size when there are several (0 = largest)")
+    parser.add_argument("--crop", choices=tuple(CROP_FLAGS), default="face",
+                        help="face: detect a human face and crop around it (default); whole: no detector, the whole "
+                             "photo resized to 256x256 (the official animal path); box: no detector, the --box region")
+    parser.add_argument("--box", default=None, metavar="X0,Y0,X1,Y1",
+                        help="--crop box: the crop box in photo pixels, x1 / y1 exclusive (at least 64 px per side)")
+    parser.add_argument("--letterbox", action="store_true",
+                        help="--crop whole / box: keep the aspect ratio (centre the region in a square) instead of "
+                             "stretching it to the square")
     parser.add_argument("--batch-size", type=int, default=8, help="frames rendered together (lower it when out of memory)")
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
@@ -71,6 +80,7 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_animate(args: argparse.Namespace) -> int:
     from .audio import load_audio_file
+    from .face.region import check_box
     from .model_commands import run_download
     from .pipeline import DEFAULT_MOTION_MODEL, MissingModelsError, TalkingHeadPipeline, load_image_file
 
@@ -83,7 +93,10 @@ def run_animate(args: argparse.Namespace) -> int:
         raise ValueError("--pose-video-expression takes the expression from the --pose-video video: pass --pose-video too")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
+    box = parse_box(args.box, args.crop)
     image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
+    if box is not None:
+        check_box(box, int(image.shape[1]), int(image.shape[2]))
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
     motion_name = args.motion_model or DEFAULT_MOTION_MODEL
     schedule = "\n".join(part.strip() for part in args.emotion_schedule.split(";"))
@@ -114,13 +127,30 @@ def run_animate(args: argparse.Namespace) -> int:
                               pose_video=args.pose_video, pose_video_expression=args.pose_video_expression,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
-                              progress=bars)
+                              progress=bars, crop_mode=CROP_FLAGS[args.crop], box=box, letterbox=args.letterbox)
     finally:
         bars.close()
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.seconds.items())
     print(f"wrote {result.path}: {result.num_frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s), "
           f"{result.width}x{result.height}; seconds: {stages}; total {sum(result.seconds.values()):.1f}")
     return 0
+
+
+def parse_box(text: str | None, crop: str):
+    """--box 'x0,y0,x1,y1' -> a Region (None without --box); only meaningful with --crop box."""
+    from .face.region import Region
+
+    if text is None:
+        if crop == "box":
+            raise ValueError("--crop box needs --box X0,Y0,X1,Y1 (the crop box in photo pixels, x1 / y1 exclusive)")
+        return None
+    if crop != "box":
+        raise ValueError(f"--box is used only with --crop box (got --crop {crop})")
+    try:
+        x0, y0, x1, y1 = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--box {text!r} must be four whole pixel numbers X0,Y0,X1,Y1, e.g. 100,40,420,360") from None
+    return Region(x0, y0, x1, y1)
 
 
 def _no_emotion_message(motion_name: str, family: str) -> str:

@@ -25,6 +25,9 @@ def _convert_liveportrait_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a folder with a LivePortrait set (official .pth or Kijai .safetensors), or one of its files")
     parser.add_argument("out", help="output .safetensors path (all five networks, config in the metadata)")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="weight precision to store")
+    parser.add_argument("--species", choices=["auto", "human", "animal"], default="auto",
+                        help="which LivePortrait set, stored in the metadata; auto: animal when the set is in an animal "
+                             "folder (Kijai's animal/, the official liveportrait_animals/), else human")
 
 
 def _convert_liveportrait(args: argparse.Namespace) -> int:
@@ -32,9 +35,9 @@ def _convert_liveportrait(args: argparse.Namespace) -> int:
     from .implicit.checkpoints import convert_renderer
     from .implicit.renderer import load_renderer
 
-    files = convert_renderer(args.source, args.out, DTYPES[args.dtype])
-    load_renderer(args.out)  # proves the written file loads strictly
-    print(f"wrote {args.out} from the {files.layout} layout ({args.dtype})")
+    files = convert_renderer(args.source, args.out, DTYPES[args.dtype], args.species)
+    renderer = load_renderer(args.out)  # proves the written file loads strictly
+    print(f"wrote {args.out} from the {files.layout} layout ({args.dtype}, {renderer.species} set)")
     return 0
 
 

@@ -26,7 +26,8 @@ from .audio.features import AudioFeatures
 from .devices import resolve_device, resolve_precision
 from .face.crop import CropConfig
 from .face.detector import MediaPipeFaceDetector
-from .face.portrait import Portrait, load_portraits
+from .face.portrait import Portrait, load_portraits, load_region_portraits
+from .face.region import Region
 from .implicit.checkpoints import NETWORKS, RendererFiles, find_renderer_files
 from .implicit.extract import extract_portrait_source
 from .implicit.renderer import load_renderer
@@ -178,9 +179,13 @@ class TalkingHeadPipeline:
         return cls(renderer, encoder, model, MediaPipeFaceDetector(detector, target),
                    load_seconds=time.perf_counter() - start)
 
-    def load_portrait(self, image, face_index: int = 0, progress: Callable[[int, int], None] | None = None) -> Portrait:
-        """Load Portrait: an image file path or an IMAGE [B, H, W, 3] -> the aligned crop(s)."""
+    def load_portrait(self, image, face_index: int = 0, progress: Callable[[int, int], None] | None = None,
+                      crop_mode: str = "face", box: Region | None = None, letterbox: bool = False) -> Portrait:
+        """Load Portrait: an image file path or an IMAGE [B, H, W, 3] -> the aligned crop(s). crop_mode "face"
+        (detector), "whole image" or "box" (no detector; face.region)."""
         images = load_image_file(image) if isinstance(image, (str, os.PathLike)) else image
+        if crop_mode != "face":
+            return load_region_portraits(images, crop_mode, box, letterbox=letterbox)
         return load_portraits(images, self.detector, int(face_index), self.crop, progress=progress)
 
     def extract_source(self, portrait: Portrait, progress: Callable[[int, int], None] | None = None) -> SourceFeatures:
@@ -223,18 +228,21 @@ class TalkingHeadPipeline:
                 emotion_scale: float = 1.5, emotion_schedule: str = "", emotion_reference=None,
                 emotion_lip_weight: float = 0.0, pose_video=None, pose_video_expression: bool = False, seed: int = 0,
                 steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
-                paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None) -> AnimationResult:
+                paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None,
+                crop_mode: str = "face", box: Region | None = None, letterbox: bool = False) -> AnimationResult:
         """Portrait (image path or IMAGE) + audio (file path or AUDIO) -> an H.264/AAC MP4 at out_path (written
         to a hidden temporary file and renamed when complete). emotion: a label ('happy', 'happy+sad@0.3') or an
         EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax);
         emotion_reference: reference photos (paths or IMAGEs: ref1, ref2, ...) whose expression the face takes,
         with emotion_scale as strength and emotion_lip_weight its share on the lips (works with every model);
-        pose_video_expression: the driving video's non-lip expression too."""
+        pose_video_expression: the driving video's non-lip expression too; crop_mode / box / letterbox: as
+        load_portrait."""
         condition = self._emotion(emotion, emotion_scale, emotion_schedule, emotion_reference, emotion_lip_weight)
         stages = _StageClock(progress)
         stages.seconds["models"] = self.load_seconds
         with stages("portrait") as report:
-            crops = self.load_portrait(portrait, face_index, progress=report)
+            crops = self.load_portrait(portrait, face_index, progress=report, crop_mode=crop_mode, box=box,
+                                       letterbox=letterbox)
             source = self.extract_source(crops, progress=report)
         with stages("audio") as report:
             sound = load_audio_file(os.fspath(audio)) if isinstance(audio, (str, os.PathLike)) else audio

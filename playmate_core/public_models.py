@@ -3,10 +3,12 @@
 A models folder has ComfyUI's layout (ComfyUI's own ``models/`` folder works as is):
 
     <models>/liveportrait/<the five LivePortrait networks>.safetensors
+    <models>/liveportrait/animal/<the four animal base networks>.safetensors   (only with --only liveportrait_animal)
     <models>/audio_encoders/<encoder name>/config.json, preprocessor_config.json, pytorch_model.bin
     <models>/playmate/motion_generator_hubert_chinese.pt, motion_template.pkl   (JoyVASA)
 
-Groups (the names of ``python -m playmate_core download --only``): liveportrait, hubert, wav2vec2, joyvasa.
+Groups (the names of ``python -m playmate_core download --only``): liveportrait, hubert, wav2vec2, joyvasa
+(the default set), and liveportrait_animal (fetched only when named).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Callable
 
 from .audio.checkpoint import PUBLIC_ENCODERS, WEIGHT_FILES
 from .download import HF_ENDPOINT, DownloadError, RemoteFile, download_file
-from .implicit.public_files import LIVEPORTRAIT_FILES
+from .implicit.public_files import ANIMAL_FILES, ANIMAL_FOLDER, LIVEPORTRAIT_FILES
 
 JOYVASA_PUBLIC_NAME = "motion_generator_hubert_chinese.pt"
 JOYVASA_TEMPLATE_NAME = "motion_template.pkl"
@@ -42,6 +44,7 @@ class ModelGroup:
     subfolder: str
     files: tuple[RemoteFile, ...]
     approx_mb: int
+    by_default: bool = True  # fetched when no group is named
 
     def folder(self, models_dir: str) -> str:
         return os.path.join(models_dir, self.kind, self.subfolder) if self.subfolder else os.path.join(models_dir, self.kind)
@@ -57,6 +60,8 @@ GROUPS: dict[str, ModelGroup] = {
     "hubert": _encoder_group("hubert", "chinese-hubert-base"),
     "wav2vec2": _encoder_group("wav2vec2", "wav2vec2-base-960h"),
     "joyvasa": ModelGroup("joyvasa", "JoyVASA motion generator", "playmate", "", JOYVASA_FILES, 415),
+    "liveportrait_animal": ModelGroup("liveportrait_animal", "LivePortrait animal networks (Kijai's animal/ folder)",
+                                      "liveportrait", ANIMAL_FOLDER, tuple(ANIMAL_FILES.values()), 520, by_default=False),
 }
 ENCODER_GROUPS = {group.subfolder: group for group in GROUPS.values() if group.kind == "audio_encoders"}
 
@@ -78,9 +83,9 @@ def missing_files(group: ModelGroup, models_dir: str) -> list[RemoteFile]:
 
 
 def parse_groups(text: str | None) -> list[ModelGroup]:
-    """'liveportrait,hubert' -> groups; None or '' -> all of them."""
+    """'liveportrait,hubert' -> groups; None or '' -> the default ones (all but liveportrait_animal)."""
     if not text:
-        return list(GROUPS.values())
+        return [group for group in GROUPS.values() if group.by_default]
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in GROUPS]
     if unknown:

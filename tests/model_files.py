@@ -2,10 +2,12 @@
 would give them, and tiny weights under the public model file names.
 
     input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the shared clips)
+    input/animal.png (tests/fixtures/animal: a cat)
 
 A models folder with tiny weights under the public file names, for end-to-end runs.
 
     models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
+    models/liveportrait/animal/...                                          the same, another seed (the animal set)
     models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
     models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
     models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
 from lp_weights import write_tiny_kijai_set
@@ -32,6 +35,8 @@ from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionM
 
 AUDIO_DIM = 128  # tiny_hf_config's hidden size
 TINY_JOYVASA = {"feature_dim": 32, "n_layers": 1}
+ANIMAL_SEED = 1
+ANIMAL_PHOTO = Path(__file__).resolve().parent / "fixtures" / "animal" / "chelsea_451x300.jpg"
 
 
 def _make_checkpoint_module(fixture_dir: Path):
@@ -76,6 +81,7 @@ def write_tiny_playmate(stage1: Path, stage2: Path, seed: int = 0) -> tuple[Path
 def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
     """Every model the example workflows name, tiny, in their public places."""
     write_tiny_kijai_set(root / "liveportrait")
+    write_tiny_kijai_set(root / "liveportrait" / "animal", seed=ANIMAL_SEED)
     for name, family in (("chinese-hubert-base", "hubert"), ("wav2vec2-base-960h", "wav2vec2")):
         config = tiny_hf_config(family)
         write_hf_folder(str(root / "audio_encoders" / name), config, hf_state_dict(config, seed=1),
@@ -102,6 +108,7 @@ def write_input_media(folder: Path, media: Path, speech_seconds: float, long_sec
     shutil.copyfile(media / "portraits" / "astronaut_512x512.png", folder / "portrait.png")
     shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "portrait_2.png")
     shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "reference.png")
+    Image.open(ANIMAL_PHOTO).save(folder / "animal.png")
     shutil.copyfile(media / "video" / "driving_astronaut_3s_25fps_512.mp4", folder / "driving.mp4")
     waveform, rate = decode_audio(str(media / "audio" / "en_3s_22k_mono.wav"))
     mono = waveform.mean(0).numpy()

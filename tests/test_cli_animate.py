@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import wave
 
 import av
@@ -34,6 +35,7 @@ def models(tmp_path_factory):
     chinese-hubert-base, JoyVASA's two public files and a tiny Playmate stage-1 + stage-2 pair."""
     root = tmp_path_factory.mktemp("models")
     write_tiny_kijai_set(root / "liveportrait")
+    write_tiny_kijai_set(root / "liveportrait" / "animal", seed=1)
     config = AW.tiny_hf_config("hubert", layers=1)
     config.update(hidden_size=768, num_attention_heads=4)
     AW.write_hf_folder(str(root / "audio_encoders" / "chinese-hubert-base"), config, AW.hf_state_dict(config, seed=1),
@@ -266,4 +268,39 @@ def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys
                        str(tmp_path / "x.mp4"), *extra)
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err
+
+
+def rocket_path():
+    """640x427, no face in it: only the detector-free crop modes can use it."""
+    return str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+
+
+def test_animate_crop_whole_and_box_need_no_face(models, tmp_path, capsys):
+    audio = speech_clip(tmp_path, 0.2)
+    whole = tmp_path / "whole.mp4"
+    assert animate(models, "--portrait", rocket_path(), "--audio", audio, "--out", str(whole), "--crop", "whole",
+                   "--liveportrait", str(models / "liveportrait" / "animal")) == 0, capsys.readouterr().err
+    frames, width, height, _ = probe(str(whole))
+    assert (frames, width, height) == (5, 640, 426)  # pasted back into the photo, even sides
+    box = tmp_path / "box.mp4"
+    assert animate(models, "--portrait", rocket_path(), "--audio", audio, "--out", str(box), "--crop", "box",
+                   "--box", "200,50,456,306", "--letterbox", "--no-paste-back") == 0, capsys.readouterr().err
+    assert probe(str(box))[:3] == (5, 512, 512)
+    code = animate(models, "--portrait", portrait_path(), "--audio", audio, "--out", str(tmp_path / "x.mp4"))
+    assert code == 0  # the default stays the face detector's crop
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--crop", "box"], "--crop box needs --box X0,Y0,X1,Y1"),
+    (["--crop", "box", "--box", "1,2,3"], "--box '1,2,3' must be four whole pixel numbers"),
+    (["--box", "0,0,100,100"], r"--box is used only with --crop box \(got --crop face\)"),
+    (["--crop", "box", "--box", "600,0,700,100"], r"box \(600, 0, 700, 100\) reaches outside the 640x427 image"),
+    (["--crop", "box", "--box", "0,0,50,300"], r"box \(0, 0, 50, 300\) is 50x300 px; the crop needs at least 64 px"),
+])
+def test_bad_crop_flags_are_named(models, tmp_path, capsys, flags, message):
+    code = animate(models, "--portrait", rocket_path(), "--audio", speech_clip(tmp_path, 0.2), "--out",
+                   str(tmp_path / "x.mp4"), *flags)
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert re.search(message, err), err
     assert not (tmp_path / "x.mp4").exists()

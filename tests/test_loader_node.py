@@ -76,10 +76,11 @@ def test_missing_public_files_are_downloaded_then_loaded(pack, models_dir, tmp_p
     source = write_tiny_kijai_set(tmp_path / "published")
     loaders = pack.nodes.loaders
     remotes = {
-        n: RemoteFile(f"{n}.safetensors", (source / f"{n}.safetensors").as_uri(), (source / f"{n}.safetensors").stat().st_size)
+        f"{n}.safetensors": (n, RemoteFile(f"{n}.safetensors", (source / f"{n}.safetensors").as_uri(),
+                                           (source / f"{n}.safetensors").stat().st_size), "")
         for n in NETWORKS
     }
-    monkeypatch.setattr(loaders, "LIVEPORTRAIT_FILES", remotes)
+    monkeypatch.setattr(loaders, "PUBLIC_CHOICES", remotes)
     (renderer,) = _node(pack).load(**_inputs())
     assert renderer.cfg == RendererConfig.tiny()
     assert sorted(p.name for p in (models_dir / "liveportrait").iterdir()) == sorted(DEFAULTS)

@@ -162,3 +162,10 @@ def test_workflow_runs_in_the_host(server, name, videos, seconds):
     assert len(written) == videos
     for path in written:
         check_video(path, seconds)
+
+
+def test_animal_workflow_runs_in_the_host(server):
+    """The cat photo through crop_mode 'whole image' and the animal/ set, pasted back at the photo's size."""
+    written = _run(server, "animal")
+    assert len(written) == 1
+    check_video(written[0], SPEECH_SECONDS, size=(450, 300))

@@ -51,7 +51,7 @@ def load(name: str, api: bool = False) -> dict:
 
 def test_every_workflow_has_an_api_twin():
     assert set(NAMES) == {"talking_portrait", "emotion", "emotion_from_reference", "pose_from_video", "long_audio",
-                          "batch"}
+                          "batch", "animal"}
     assert sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json")) == NAMES
 
 
@@ -170,3 +170,21 @@ def test_batch_workflow_writes_one_video_per_portrait(node_classes, comfy_folder
 def decode_first_frame(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         return next(container.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def test_animal_workflow_runs_without_the_face_detector(pack, node_classes, comfy_folders, monkeypatch):
+    """The cat photo through crop_mode 'whole image' and the animal/ set: no detector call, an animal renderer,
+    no eye/lip ratios, and the video pasted back at the photo's size (451x300 -> even 450x300)."""
+    def no_detector(*_args):
+        raise AssertionError("the face detector was used")
+
+    monkeypatch.setattr(pack.nodes.portrait, "_detector", no_detector)
+    written, result = run_workflow("animal", node_classes, comfy_folders)
+    assert len(written) == 1
+    check_video(written[0], SPEECH_SECONDS, size=(450, 300))
+    api = load("animal", api=True)
+    node_of = {n["class_type"]: i for i, n in api.items()}
+    assert result.outputs[node_of["PlaymateLoadLivePortrait"]][0][0].species == "animal"
+    portrait = result.outputs[node_of["PlaymateLoadPortrait"]][0][0]
+    source = result.outputs[node_of["PlaymateExtractKeypoints"]][0][0]
+    assert portrait.crop_mode == "whole image" and source.eye_ratio is None and source.lip_ratio is None

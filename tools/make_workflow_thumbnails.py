@@ -39,7 +39,9 @@ CARDS = {
     "pose_from_video": ("Pose from video", "head follows a driving video"),
     "long_audio": ("Long speech", "streamed to MP4, flat memory"),
     "batch": ("Batch", "one video per portrait"),
+    "animal": ("Animal portrait", "no face detector: whole image or box"),
 }
+PHOTOS = {"batch": ["portrait.png", "portrait_2.png"], "animal": ["animal.png"]}
 
 
 def waveform_panel(path: Path, size: tuple[int, int]) -> Image.Image:
@@ -76,7 +78,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     draw.text((12, 8), f"Playmate: {title}", fill=INK)
     draw.text((12, 22), subtitle, fill=(170, 170, 170))
     body = HEIGHT - TITLE
-    photos = ["portrait.png", "portrait_2.png"] if name == "batch" else ["portrait.png"]
+    photos = PHOTOS.get(name, ["portrait.png"])
     side = body if len(photos) == 1 else body // 2
     for i, photo in enumerate(photos):
         canvas.paste(fit(Image.open(inputs / photo), (side, side)), (0, TITLE + i * side))
@@ -98,6 +100,10 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
         elif name == "emotion":
             draw.multiline_text((x0 + 12, TITLE + 20), "label: happy\nschedule:\n  0.0 1.0 neutral\n  (the rest: happy)\n"
                                 "emotion_scale: 1.5", fill=INK, spacing=6)
+            top = TITLE + right[1] // 2
+        elif name == "animal":
+            draw.multiline_text((x0 + 12, TITLE + 20), "crop_mode: whole image\n(or a box / mask)\nLivePortrait: animal/ set\n"
+                                "+ human stitching", fill=INK, spacing=6)
             top = TITLE + right[1] // 2
         elif name == "long_audio":
             draw.multiline_text((x0 + 12, TITLE + 20), "minutes of speech\n-> Render Video\n-> H.264 + AAC, chunk by chunk",

@@ -227,8 +227,39 @@ def batch(classes):
     return g
 
 
+ANIMAL_NOTE = """## Animal portrait (no face detector)
+1. Put the animal photo in `ComfyUI/input` as `animal.png` (or pick yours in **Load Image**) and a speech clip.
+2. **Load Portrait** crops without a detector: *crop_mode* `whole image` (the photo resized to 256x256, as
+   JoyVASA's animal CLI does) or `box` (set box_x0..box_y1 in pixels around the head, or connect a MASK).
+   *letterbox* keeps a non-square photo's aspect ratio.
+3. **Load LivePortrait** takes the four base networks from `liveportrait/animal/` (the animal set) and the
+   human stitching module, as the official animal pipeline does; it is recognised as an animal set and the
+   motion is applied with the official animal settings.
+
+Eye / lip retargeting needs human face landmarks and is unavailable here.
+
+## Models (JoyVASA, animal)
+- `liveportrait/animal/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator
+  (Kijai's `animal/` folder; `python -m playmate_core download --only liveportrait_animal`)
+- `liveportrait/`: stitching_retargeting_module (the human one)
+- `audio_encoders/chinese-hubert-base/`, `playmate/`: {motion}"""
+
+
+def animal(classes):
+    g = new_graph(classes)
+    n = talking_head(g, JOYVASA, images=["animal.png"])
+    n["portrait"].widgets["crop_mode"] = "whole image"
+    for network in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
+        n["renderer"].widgets[network] = f"animal/{network}.safetensors"
+    frames_to_video(g, n, "Playmate/animal")
+    n["render"].widgets["stitching"] = False  # the official animal CLI renders without stitching
+    standard_groups(g, n)
+    g.note((n["x"], 560), ANIMAL_NOTE.format(motion=JOYVASA_FILES), 760, 560)
+    return g
+
+
 WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "emotion_from_reference": emotion_from_reference,
-             "pose_from_video": pose_from_video, "long_audio": long_audio, "batch": batch}
+             "pose_from_video": pose_from_video, "long_audio": long_audio, "batch": batch, "animal": animal}
 
 
 def main() -> None:

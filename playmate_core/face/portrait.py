@@ -12,6 +12,7 @@ from .detector import FaceDetector
 from .geometry import apply, rescale_square
 from .landmarks import LandmarkLayout, eye_ratio, lip_ratio
 from .paste import paste
+from .region import CROP_MODES, Region, box_from_mask, check_box, crop_regions, masks_for
 
 MIN_IMAGE_SIDE = 64
 MAX_IMAGE_SIDE = 4096
@@ -20,7 +21,7 @@ MIN_FACE_SIDE = 32
 
 @dataclass(frozen=True)
 class Portrait:
-    """One face per photo, cropped the LivePortrait way (all tensors on the CPU).
+    """One portrait per photo, cropped the LivePortrait way (all tensors on the CPU).
 
     images:        [B, H, W, 3] the photos as given (RGB, float 0..1; never modified)
     crops:         [B, 3, 256, 256] aligned crops for the networks (RGB, float 0..1)
@@ -30,20 +31,24 @@ class Portrait:
     boxes:         [B, 4] detector box (x0, y0, x1, y1) in photo pixels; scores [B]
     face_counts:   faces found in each photo
     eye_ratio:     [B, 2] eye openness (image-left eye, image-right eye); lip_ratio [B, 1]
+    crop_mode:     "face" (all of the above), or "whole image" / "box" (no detector: landmarks,
+                   landmarks_crop, scores, layout, eye_ratio and lip_ratio are None, face_counts
+                   empty, boxes the cropped region, x1 / y1 exclusive)
     """
 
     images: torch.Tensor
     crops: torch.Tensor
     image_to_crop: torch.Tensor
-    landmarks: torch.Tensor
-    landmarks_crop: torch.Tensor
+    landmarks: torch.Tensor | None
+    landmarks_crop: torch.Tensor | None
     boxes: torch.Tensor
-    scores: torch.Tensor
+    scores: torch.Tensor | None
     face_counts: tuple[int, ...]
-    eye_ratio: torch.Tensor
-    lip_ratio: torch.Tensor
-    layout: LandmarkLayout
+    eye_ratio: torch.Tensor | None
+    lip_ratio: torch.Tensor | None
+    layout: LandmarkLayout | None
     config: CropConfig
+    crop_mode: str = "face"
 
     @property
     def batch_size(self) -> int:
@@ -148,6 +153,32 @@ def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int
         lip_ratio=lip_ratio(landmarks, layout),
         layout=layout,
         config=config,
+    )
+
+
+def load_region_portraits(images: torch.Tensor, crop_mode: str, box: Region | None = None, mask=None,
+                          letterbox: bool = False, config: CropConfig = CropConfig()) -> Portrait:
+    """Crop without a face detector (face.region): crop_mode "whole image", or "box" with a pixel box or a
+    MASK ([H, W] or [B, H, W]) whose bounding box is the crop. Raises ValueError naming the bad input."""
+    images = as_rgb_images(images)
+    batch, height, width = images.shape[:3]
+    if crop_mode == "whole image":
+        regions = [Region(0, 0, width, height)] * batch
+    elif crop_mode == "box":
+        if mask is not None:
+            masks = masks_for(mask, batch, height, width)
+            regions = [check_box(box_from_mask(m, b), height, width, "the mask's bounding box") for b, m in enumerate(masks)]
+        elif box is None:
+            raise ValueError("crop_mode 'box' needs a box (box_x0, box_y0, box_x1, box_y1 in pixels) or a mask")
+        else:
+            regions = [check_box(box, height, width)] * batch
+    else:
+        raise ValueError(f"crop_mode must be one of {', '.join(CROP_MODES[1:])} here (not {crop_mode!r})")
+    image_to_crop, crops = crop_regions(images, regions, letterbox, config)
+    return Portrait(
+        images=images, crops=crops, image_to_crop=image_to_crop, landmarks=None, landmarks_crop=None,
+        boxes=torch.tensor([[r.x0, r.y0, r.x1, r.y1] for r in regions], dtype=torch.float32), scores=None,
+        face_counts=(), eye_ratio=None, lip_ratio=None, layout=None, config=config, crop_mode=crop_mode,
     )
 
 

@@ -11,6 +11,14 @@ Layouts accepted (detected automatically):
 
 Hyper-parameters are always read back from the tensor shapes (config_inference), so every size
 of the networks loads strictly and a stored config can never disagree with the weights.
+
+Species. LivePortrait's animal networks have the human architecture and shapes, so nothing in the
+tensors tells them apart: a set is "animal" when its four base networks sit in an animal folder
+(Kijai's ``animal/``, the official ``liveportrait_animals/base_models[_v1.1]/``) or our single file
+says so in its metadata (``species``, written by ``convert_renderer``); otherwise "human". An animal
+set takes the human stitching module when one is found beside it (Kijai: ``../``; official:
+``../../liveportrait/retargeting_models/``), as the official animal configs do ("use human
+temporarily"); the loader node and CLI can also name the species explicitly.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ NETWORKS = (
     "stitching_retargeting_module",
 )
 STITCHING_OUTER = {"retarget_shoulder": "stitching", "retarget_mouth": "lip", "retarget_eye": "eye"}
+SPECIES = ("human", "animal")
+ANIMAL_FOLDERS = ("animal", "animals")
+ANIMAL_ROOT_PREFIX = "liveportrait_animal"  # the official liveportrait_animals/
 OUR_FORMAT = "playmate-liveportrait"
 FORMAT_VERSION = "1"
 
@@ -68,6 +79,10 @@ def find_renderer_files(path: str) -> RendererFiles:
         "official": {n: os.path.join(folder, f"{n}.pth") for n in NETWORKS[:4]}
         | {NETWORKS[4]: _official_stitching_path(folder)},
     }
+    if is_animal_folder(folder):
+        candidates["kijai"][NETWORKS[4]] = _human_stitching(candidates["kijai"][NETWORKS[4]], "..")
+        candidates["official"][NETWORKS[4]] = _human_stitching(
+            candidates["official"][NETWORKS[4]], "..", "..", "liveportrait", "retargeting_models")
     for layout, paths in candidates.items():
         if os.path.isfile(paths[NETWORKS[0]]):
             missing = [p for p in paths.values() if not os.path.isfile(p)]
@@ -87,6 +102,58 @@ def _official_stitching_path(folder: str) -> str:
     if os.path.isfile(beside):
         return beside
     return os.path.join(os.path.dirname(folder), "retargeting_models", "stitching_retargeting_module.pth")
+
+
+def check_species(species: str) -> str:
+    if species not in SPECIES:
+        raise ValueError(f"species must be auto, {' or '.join(SPECIES)}, got {species!r}")
+    return species
+
+
+def _human_stitching(own: str, *up: str) -> str:
+    """The human stitching file at os.path.join(dirname(own), *up, basename(own)) when it exists, else own."""
+    human = os.path.normpath(os.path.join(os.path.dirname(own), *up, os.path.basename(own)))
+    return human if os.path.isfile(human) else own
+
+
+def is_animal_folder(folder: str) -> bool:
+    """Kijai's animal/ sub-folder, or the official liveportrait_animals/[base_models*/] folder."""
+    parts = os.path.normpath(os.path.abspath(folder)).lower().split(os.sep)
+    name, parent = parts[-1], (parts[-2] if len(parts) > 1 else "")
+    if name.startswith("base_models"):
+        return parent.startswith(ANIMAL_ROOT_PREFIX)
+    return name in ANIMAL_FOLDERS or name.startswith(ANIMAL_ROOT_PREFIX)
+
+
+def detect_species(files: RendererFiles) -> str:
+    """"animal" or "human" from where the four base networks are (or our single file's metadata)."""
+    kinds = set()
+    for name in NETWORKS[:4]:
+        path = files.paths[name]
+        stored = _stored_species(path)
+        kinds.add(stored if stored else ("animal" if is_animal_folder(os.path.dirname(path)) else "human"))
+    if len(kinds) > 1:
+        listing = ", ".join(files.paths[n] for n in NETWORKS[:4])
+        raise CheckpointError(
+            f"the four base networks mix the animal and the human LivePortrait sets ({listing}): pick all four from "
+            "one folder, or set species (human / animal) to say which set they are"
+        )
+    return kinds.pop()
+
+
+def _stored_species(path: str) -> str | None:
+    """The species recorded in our single file's metadata (None for other files)."""
+    if not path.endswith(".safetensors") or not os.path.isfile(path):
+        return None
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(path, framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorError, OSError):
+        return None  # the loader reports what is wrong with the file
+    species = meta.get("species") if meta.get("playmate_format") == OUR_FORMAT else None
+    return species if species in SPECIES else None
 
 
 def _strip_module_prefix(state: dict) -> dict[str, torch.Tensor]:
@@ -168,9 +235,12 @@ def infer_renderer_config(states: dict[str, dict[str, torch.Tensor]], files: Ren
     )
 
 
-def convert_renderer(source: str, out_path: str, dtype: torch.dtype = torch.float32) -> RendererFiles:
-    """Write any accepted set as our single safetensors file (config + provenance in metadata)."""
+def convert_renderer(source: str, out_path: str, dtype: torch.dtype = torch.float32,
+                     species: str = "auto") -> RendererFiles:
+    """Write any accepted set as our single safetensors file (config, species and provenance in metadata).
+    species "auto": detect_species of the source set."""
     files = find_renderer_files(source)
+    species = detect_species(files) if species == "auto" else check_species(species)
     states = read_renderer_states(files)
     cfg = infer_renderer_config(states, files)
     tensors = {f"{n}.{k}": v for n, state in states.items() for k, v in state.items()}
@@ -180,6 +250,7 @@ def convert_renderer(source: str, out_path: str, dtype: torch.dtype = torch.floa
         "format_version": FORMAT_VERSION,
         "config": cfg.to_dict(),
         "source_layout": files.layout,
+        "species": species,
         "source_files": sorted({os.path.basename(p) for p in files.paths.values()}),
         "dtype": str(dtype).replace("torch.", ""),
     }

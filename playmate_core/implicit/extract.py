@@ -1,4 +1,5 @@
-"""A portrait batch -> its PLAYMATE_SOURCE: the networks' source features plus the landmark eye/lip ratios."""
+"""A portrait batch -> its PLAYMATE_SOURCE: the networks' source features plus the landmark eye/lip ratios
+(None for crops made without face landmarks: Load Portrait's "whole image" and "box" modes)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ def extract_portrait_source(renderer, portrait: "Portrait", chunk_size: int = SO
         appearance=torch.cat([p.appearance for p in parts]),
         kp_canonical=torch.cat([p.kp_canonical for p in parts]),
         motion=torch.cat([p.motion for p in parts]),
-        eye_ratio=portrait.eye_ratio.to(device, torch.float32),
-        lip_ratio=portrait.lip_ratio.to(device, torch.float32),
+        eye_ratio=_on(portrait.eye_ratio, device),
+        lip_ratio=_on(portrait.lip_ratio, device),
     )
+
+
+def _on(ratio: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if ratio is None else ratio.to(device, torch.float32)

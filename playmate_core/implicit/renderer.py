@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checkpoints import NETWORKS, RendererFiles, find_renderer_files, infer_renderer_config, read_renderer_states
+from .checkpoints import (NETWORKS, RendererFiles, check_species, detect_species, find_renderer_files,
+                          infer_renderer_config, read_renderer_states)
 from ..checkpoint.io import load_strict
 from .config import RendererConfig
 from .keypoints import apply_stitching_delta, motion_from_head_outputs
@@ -48,9 +49,13 @@ def _to_channels_last_2d(net: nn.Module) -> None:
 
 
 class LivePortraitRenderer:
+    """The five networks; ``species`` ("human" / "animal") says which LivePortrait set they are (the motion
+    application picks the official animal settings for an animal set)."""
+
     def __init__(self, networks: dict[str, nn.Module], cfg: RendererConfig, dtype: torch.dtype = torch.float32,
-                 channels_last: bool = False):
+                 channels_last: bool = False, species: str = "human"):
         self.cfg = cfg
+        self.species = check_species(species)
         self.dtype = dtype
         self.channels_last = channels_last
         self.appearance_extractor = networks["appearance_feature_extractor"].eval()
@@ -143,18 +148,21 @@ def load_renderer(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
+    species: str = "auto",
 ) -> LivePortraitRenderer:
     """Build a renderer from a set of LivePortrait files (any accepted layout), strictly.
 
     ``source``: a folder, any file of a set, our single file, or an explicit RendererFiles.
+    ``species``: "auto" (checkpoints.detect_species: folder or metadata), "human" or "animal".
     Nothing is returned (or cached by callers) unless every network loaded completely.
     """
     files = source if isinstance(source, RendererFiles) else find_renderer_files(source)
+    species = detect_species(files) if species == "auto" else check_species(species)
     states = read_renderer_states(files)
     cfg = infer_renderer_config(states, files)
     with torch.device("meta"):
         networks = build_networks(cfg)
     for name in NETWORKS:
         load_strict(networks[name], states[name], files.paths[name], name, assign=True)
-    renderer = LivePortraitRenderer(networks, cfg, dtype=dtype, channels_last=channels_last)
+    renderer = LivePortraitRenderer(networks, cfg, dtype=dtype, channels_last=channels_last, species=species)
     return renderer.to(device)

@@ -52,9 +52,9 @@ def check_retargeting(source: SourceFeatures, options: RenderOptions) -> None:
     for part, target, ratio in needs:
         if target is not None and ratio is None:
             raise ValueError(
-                f"{part} retargeting needs the source portrait's {part} openness, which this source does not have: "
-                "make the source with Extract Keypoints from a Load Portrait output, or turn "
-                f"{part}_retargeting off"
+                f"{part}_retargeting needs the source portrait's {part} openness, measured from human face landmarks, "
+                "and this source has none (Load Portrait's crop_mode 'whole image' or 'box', e.g. an animal, finds no "
+                f"landmarks): turn {part}_retargeting off, or use crop_mode 'face' on a human portrait"
             )
 
 
