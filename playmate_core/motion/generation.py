@@ -18,7 +18,7 @@ from ..audio.features import AudioFeatures
 from ..implicit.source import SourceFeatures
 from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence
 from .models.base import MotionModel, WindowConditions
-from .postprocess import apply_driving_pose, smooth_pose
+from .postprocess import absolute_driving_pose, apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
 from .sequence import MotionSequence
 
@@ -72,10 +72,13 @@ def generate_motion(
     sampler: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> MotionSequence:
-    """Sample absolute motion [B, N, 70] for the N frames of the audio features (N = audio.num_frames).
+    """Sample motion for the N frames of the audio features (N = audio.num_frames).
 
-    The generated pose is smoothed first (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a
-    driving pose, when given, replaces angles and translation.
+    The result keeps the de-normalised generated motion as it is (``generated``: the render's app / cli /
+    animal modes smooth and anchor it as the official JoyVASA pipeline does) and the pack's own
+    application (``motion``, the render's pack mode): JoyVASA's output anchored to frame 0, the pose
+    smoothed (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a driving pose, when given,
+    replaces angles and translation (``driving_pose`` keeps it for the other modes).
     """
     _check_inputs(model, source, audio, steps, seed, sampler)
     if emotion is not None and not model.supports_emotion:
@@ -100,12 +103,14 @@ def generate_motion(
         noise_fn=lambda shape: torch.randn(shape, generator=generator),
     )
     with torch.inference_mode():
-        motion = model.normalizer.denormalize(coded, src_motion)
-        motion = model.finalize_motion(motion, src_motion)
-        motion = smooth_pose(motion, pose_smoothing, model.fps)
+        generated = model.normalizer.denormalize(coded, src_motion)
+        motion = smooth_pose(model.finalize_motion(generated, src_motion), pose_smoothing, model.fps)
+        driving = None
         if pose is not None:
-            motion = apply_driving_pose(motion, pose.per_frame(n), src_motion, pose.relative)
-    return MotionSequence(motion.cpu(), float(model.fps))
+            driving = absolute_driving_pose(pose.per_frame(n), src_motion, pose.relative)
+            motion = apply_driving_pose(motion, driving)
+    return MotionSequence(motion.cpu(), float(model.fps), generated=generated.cpu(), family=model.family,
+                          driving_pose=None if driving is None else driving.cpu())
 
 
 def sample_normalized_motion(
