@@ -9,6 +9,7 @@ import sys
 from .devices import DEVICES, PRECISIONS
 from .model_commands import add_models_dir_argument
 from .motion.emotion_schedule import USER_LABELS
+from .render.application import MOTION_MODES
 from .public_models import default_models_dir
 from .terminal import StageBars
 
@@ -55,6 +56,10 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
                         help="write the 512x512 face crop instead of pasting the face back into the photo")
+    parser.add_argument("--motion-mode", choices=MOTION_MODES, default="auto",
+                        help="how the motion drives the face: app (official JoyVASA Gradio app), cli (its inference.py), "
+                             "animal (its animal mode), pack (this pack's livelier application); auto = app for "
+                             "JoyVASA, animal for an animal LivePortrait set, pack for Playmate models (default auto)")
     parser.add_argument("--no-download", action="store_true",
                         help="do not fetch missing public models (by default they are downloaded into the models "
                              "folder first, as `download` does); list them and stop instead")
@@ -100,7 +105,7 @@ def run_animate(args: argparse.Namespace) -> int:
                               emotion_scale=args.emotion_scale, emotion_schedule=schedule, pose_video=args.pose_video,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
-                              progress=bars)
+                              motion_mode=args.motion_mode, progress=bars)
     finally:
         bars.close()
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.seconds.items())

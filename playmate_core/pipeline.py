@@ -221,10 +221,12 @@ class TalkingHeadPipeline:
     def animate(self, portrait, audio, out_path: str, *, emotion: str | EmotionCondition | None = None,
                 emotion_scale: float = 1.5, emotion_schedule: str = "", pose_video=None, seed: int = 0,
                 steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
-                paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None) -> AnimationResult:
+                paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None,
+                motion_mode: str = "auto") -> AnimationResult:
         """Portrait (image path or IMAGE) + audio (file path or AUDIO) -> an H.264/AAC MP4 at out_path (written
         to a hidden temporary file and renamed when complete). emotion: a label ('happy', 'happy+sad@0.3') or an
-        EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax)."""
+        EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax);
+        motion_mode: how the motion is applied (render.application.MOTION_MODES; auto = app for JoyVASA)."""
         condition = self._emotion(emotion, emotion_scale, emotion_schedule)
         stages = _StageClock(progress)
         stages.seconds["models"] = self.load_seconds
@@ -242,7 +244,8 @@ class TalkingHeadPipeline:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)
         with stages("render") as report:
-            video = render_video(self.renderer, source, motion, RenderOptions(batch_size=int(batch_size)),
+            options = RenderOptions(batch_size=int(batch_size), motion_mode=motion_mode)
+            video = render_video(self.renderer, source, motion, options,
                                  Compositor(crops if paste_back else None), out_path, audio=sound, crf=int(crf),
                                  progress=report)
         return AnimationResult(video.path, video.num_frames, video.fps, video.width, video.height,

@@ -76,7 +76,7 @@ def resolve_motion_mode(requested: str, motion: MotionSequence, renderer=None) -
     return requested
 
 
-def check_mode_options(mode: str, stitching: bool, eye_open, lip_open) -> None:
+def check_mode_options(mode: str, eye_open, lip_open) -> None:
     """Retargeting is part of the pack's application only; the official modes set stitching themselves."""
     if mode == "pack":
         return
