@@ -32,7 +32,7 @@ from ..motion.sequence import MotionSequence
 from .hull import hull_motion_multiplier
 
 MOTION_MODES = ("auto", "app", "cli", "animal", "pack")
-LIP_NORMALIZE_THRESHOLD = 0.03  # source lip-open ratio from which the app closes the photo's mouth
+LIP_NORMALIZE_THRESHOLD = 0.03  # source lip-open ratio (compared in float32) from which the app closes the mouth
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def official_keypoints(renderer, source: SourceFeatures, row: int, motion: Motio
         x = renderer.stitch(xs, x)
         stages["stitched"] = x
     lip_ratio = source.lip_ratio
-    if settings.lip_normalize and lip_ratio is not None and float(lip_ratio[row, 0]) >= LIP_NORMALIZE_THRESHOLD:
+    if settings.lip_normalize and lip_ratio is not None and bool(lip_ratio[row, 0].float() >= LIP_NORMALIZE_THRESHOLD):
         ratio = torch.cat([lip_ratio[row:row + 1, :1].to(device, torch.float32), torch.zeros(1, 1, device=device)], 1)
         stages["lip_delta"] = renderer.lip_delta(x_s, ratio)
         x = x + stages["lip_delta"]
