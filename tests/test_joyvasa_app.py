@@ -111,8 +111,8 @@ def test_hull_multiplier_matches_scipy_values_of_the_official_run(golden):
 def test_ema_pose_smoothing_matches_the_official_filter(golden):
     pose = ema_smooth(generated_motion(golden)[0, :, 63:], 0.01)
     stored = torch.cat([golden[f"motion.smooth.{k}"] for k in ("scale", "t", "pitch", "yaw", "roll")], dim=1)
-    assert rel_l2(pose, stored) < 1e-7
-    assert float((pose[:, 4:] - stored[:, 4:]).abs().max()) < 1e-4  # degrees
+    # element-wise float32 arithmetic in the official order (no BLAS): the same bits on any x86 CPU
+    assert torch.equal(pose, stored)
 
 
 @pytest.mark.parametrize("mode", ["app", "cli", "animal"])
