@@ -36,7 +36,7 @@ from playmate_core.motion.sequence import MotionSequence
 from playmate_core.render import Compositor
 from playmate_core.render.application import OFFICIAL_MODES, official_keypoints, posed_keypoints
 from playmate_core.render.hull import convex_hull_volume, hull_motion_multiplier
-from playmate_core.render.official_paste import footprint, mask_template, warp_affine_u8
+from playmate_core.render.official_image import footprint, mask_template, official_crop, warp_affine_u8
 
 FIXTURES = Path(__file__).with_name("fixtures")
 GOLDEN = FIXTURES / "joyvasa_app" / "golden_app.safetensors"
@@ -202,6 +202,16 @@ def test_the_warped_mask_template_is_the_official_one(golden):
 
 def photo_u8() -> torch.Tensor:
     return torch.from_numpy(np.array(Image.open(PHOTO).convert("RGB")))
+
+
+def test_official_crop_from_the_photo_and_matrix(golden, renderer):
+    """uint8 warp + INTER_AREA's round-half-up 2x2 mean: a handful of values 1 level off OpenCV's, source
+    keypoints within the bar (the pack's float crop moves them by ~1e-3, the fixture README's pitfall 2)."""
+    crop = official_crop(photo_u8(), golden["crop.M_o2c"].double())
+    levels = ((crop - golden["crop.img256"].float() / 255) * 255).round().abs()
+    assert float(levels.max()) <= 1 and int((levels > 0).sum()) <= 20
+    kp, motion = renderer.extract_motion(crop)
+    assert rel_l2(kp, golden["src.kp"]) < BAR and rel_l2(motion[:, :63].view(1, 21, 3), golden["src.exp"]) < BAR
 
 
 @pytest.mark.slow

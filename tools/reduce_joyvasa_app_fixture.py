@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from playmate_core.motion.joyvasa_release import normalizer_from_template, read_template  # noqa: E402
-from playmate_core.render.official_paste import footprint  # noqa: E402
+from playmate_core.render.official_image import footprint  # noqa: E402
 
 OUT = REPO / "tests" / "fixtures" / "joyvasa_app" / "golden_app.safetensors"
 STRIDE = 2

@@ -2,7 +2,7 @@
 
 Two styles: "feather" (the pack's: float frames, a feathered superellipse mask, the `pack` motion mode)
 and "template" (the official JoyVASA pipeline's, the `app` / `cli` / `animal` modes: frames truncated to
-uint8 as its parse_output does, pasted with LivePortrait's mask template; see official_paste.py).
+uint8 as its parse_output does, pasted with LivePortrait's mask template; see official_image.py).
 Output frames have even sides (H.264 with 4:2:0 chroma needs them): a photo with an odd side
 loses its last pixel row / column. Frames leave here as [n, H, W, 3] float32 in [0, 1] on the CPU.
 """
@@ -14,7 +14,7 @@ import logging
 import torch
 
 from ..face.portrait import Portrait, paste_back
-from .official_paste import paste_back_template, truncate_u8
+from .official_image import paste_back_template, truncate_u8
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""LivePortrait's paste-back as the official JoyVASA app does it.
+"""LivePortrait's image steps as the official JoyVASA pipeline does them: the uint8 source crop and the paste-back.
+
+Source crop: warpAffine of the uint8 photo into the 512 crop (bilinear, zero border), then
+cv2.resize INTER_AREA to 256, which for this exact 2x reduction is (a + b + c + d + 2) >> 2.
 
 The official pipeline truncates the decoder output to uint8 (clip to [0, 1], * 255, astype(uint8)),
 warps it and LivePortrait's `mask_template.png` into the photo with OpenCV's `warpAffine`
@@ -74,6 +77,14 @@ def warp_affine_u8(image: torch.Tensor, matrix: torch.Tensor, height: int, width
     upper, lower = p00 + ax * (p01 - p00), p10 + ax * (p11 - p10)
     out[y0:y1, x0:x1] = torch.round(upper + ay * (lower - upper)).clamp(0, 255).to(torch.uint8)
     return out
+
+
+def official_crop(photo_u8: torch.Tensor, photo_to_crop: torch.Tensor, size: int = 512) -> torch.Tensor:
+    """The official network input: photo [H, W, 3] uint8, M_o2c [3, 3] (photo -> size x size crop pixels)
+    -> [1, 3, size / 2, size / 2] float32 = uint8 crop / 255."""
+    crop = warp_affine_u8(photo_u8, photo_to_crop, size, size).long()
+    blocks = crop[0::2, 0::2] + crop[1::2, 0::2] + crop[0::2, 1::2] + crop[1::2, 1::2]
+    return ((blocks + 2) >> 2).permute(2, 0, 1)[None].float() / 255
 
 
 def footprint(crop_to_photo: torch.Tensor, size: int, height: int, width: int) -> tuple[int, int, int, int]:
