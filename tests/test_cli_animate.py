@@ -238,3 +238,21 @@ def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, caps
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(bad) in err and "could not be opened" in err and err.count("\n") == 1
     assert not any(name.endswith(".mp4") for name in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("flag, expected", [((), "app"), (("--motion-mode", "cli"), "cli"), (("--motion-mode", "pack"), None)])
+def test_animate_applies_joyvasa_motion_in_the_official_app_mode_by_default(models, tmp_path, monkeypatch, flag, expected):
+    import playmate_core.render.frames as frames
+
+    used = []
+    official = frames.official_keypoints
+
+    def spy(renderer, source, row, motion, motion_row, mode, stages=None):
+        used.append(mode)
+        return official(renderer, source, row, motion, motion_row, mode, stages)
+
+    monkeypatch.setattr(frames, "official_keypoints", spy)
+    out = tmp_path / "mode.mp4"
+    assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
+                   *flag) == 0
+    assert used == ([expected] if expected else [])
