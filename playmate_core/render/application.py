@@ -20,6 +20,7 @@ node's stitching and eye / lip retargeting.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,8 @@ from ..implicit.source import SourceFeatures
 from ..motion.postprocess import JOYVASA_LIP_KEYPOINTS, ema_smooth
 from ..motion.sequence import MotionSequence
 from .hull import hull_motion_multiplier
+
+log = logging.getLogger(__name__)
 
 MOTION_MODES = ("auto", "app", "cli", "animal", "pack")
 LIP_NORMALIZE_THRESHOLD = 0.03  # source lip-open ratio (compared in float32) from which the app closes the mouth
@@ -160,6 +163,9 @@ def official_keypoints(renderer, source: SourceFeatures, row: int, motion: Motio
         x = renderer.stitch(xs, x)
         stages["stitched"] = x
     lip_ratio = source.lip_ratio
+    if settings.lip_normalize and lip_ratio is None:
+        log.info("Playmate: lip normalisation skipped: the source has no lip-open ratio (no face landmarks), "
+                 "as the official pipeline does without landmarks")
     if settings.lip_normalize and lip_ratio is not None and bool(lip_ratio[row, 0].float() >= LIP_NORMALIZE_THRESHOLD):
         ratio = torch.cat([lip_ratio[row:row + 1, :1].to(device, torch.float32), torch.zeros(1, 1, device=device)], 1)
         stages["lip_delta"] = renderer.lip_delta(x_s, ratio)
