@@ -13,6 +13,7 @@ from playmate_core.face.portrait import Portrait
 from playmate_core.implicit.source import SourceFeatures
 from playmate_core.motion.sequence import MotionSequence
 from playmate_core.render import Compositor, RenderOptions, fit_audio, plan_job, render_images, render_video
+from playmate_core.render.application import MOTION_MODES
 
 from . import host
 
@@ -39,11 +40,18 @@ def _optional_inputs() -> dict:
     return {
         "portrait": ("PLAYMATE_PORTRAIT", {"tooltip": "The portrait from Load Portrait: the photo and crop placement paste-back needs."}),
         "audio": ("AUDIO", {"tooltip": "The speech to go with the video; it is cut (or padded with silence) to exactly the rendered frames."}),
+        "motion_mode": (list(MOTION_MODES), {"default": "auto", "tooltip": (
+            "How the motion drives the face. app: the official JoyVASA Gradio app (EMA-smoothed pose, motion "
+            "relative to the photo, stitching, mouth closed first, LivePortrait's paste-back mask). cli: JoyVASA's "
+            "inference.py (lip shapes absolute, no stitching, motion x1.10). animal: JoyVASA's animal mode. pack: "
+            "this pack's livelier application (uses stitching, retargeting, feather and the sampler's "
+            "pose_smoothing). auto: app for JoyVASA, animal for an animal LivePortrait set, pack otherwise. "
+            "stitching, eye/lip retargeting and feather apply to pack only.")}),
     }
 
 
 def _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, eye_open, lip_retargeting, lip_open,
-             paste_back, feather):
+             paste_back, feather, motion_mode):
     """Validate the linked inputs and build the options and compositor."""
     if not isinstance(source, SourceFeatures):
         raise TypeError(f"source must come from Extract Keypoints (PLAYMATE_SOURCE), got {type(source).__name__}")
@@ -61,6 +69,7 @@ def _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, e
         stitching=bool(stitching),
         eye_open=float(eye_open) if eye_retargeting else None,
         lip_open=float(lip_open) if lip_retargeting else None,
+        motion_mode=str(motion_mode),
     )
     compositor = Compositor(portrait if paste_back else None, float(feather))
     job = plan_job(source, motion)
@@ -86,9 +95,9 @@ class PlaymateRenderFrames:
     )
 
     def render(self, renderer, source, motion, batch_size, stitching, eye_retargeting, eye_open, lip_retargeting,
-               lip_open, paste_back, feather, portrait=None, audio=None):
+               lip_open, paste_back, feather, portrait=None, audio=None, motion_mode="auto"):
         options, compositor, job = _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, eye_open,
-                                            lip_retargeting, lip_open, paste_back, feather)
+                                            lip_retargeting, lip_open, paste_back, feather, motion_mode)
         images = render_images(renderer, source, motion, options, compositor, host.Progress(job.total_frames))
         if audio is None:
             audio = {"waveform": torch.zeros(1, 1, 0), "sample_rate": SILENCE_RATE}
@@ -123,9 +132,9 @@ class PlaymateRenderVideo:
 
     def render(self, renderer, source, motion, batch_size, stitching, eye_retargeting, eye_open, lip_retargeting,
                lip_open, paste_back, feather, filename_prefix, crf, portrait=None, audio=None, prompt=None,
-               extra_pnginfo=None):
+               extra_pnginfo=None, motion_mode="auto"):
         options, compositor, job = _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, eye_open,
-                                            lip_retargeting, lip_open, paste_back, feather)
+                                            lip_retargeting, lip_open, paste_back, feather, motion_mode)
         compositor.check_rows(source.batch_size)
         height, width = compositor.size()
         path, subfolder, name = host.save_file_path(filename_prefix, "mp4", width, height)

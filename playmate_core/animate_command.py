@@ -9,6 +9,7 @@ import sys
 from .devices import DEVICES, PRECISIONS
 from .model_commands import add_models_dir_argument
 from .motion.emotion_schedule import USER_LABELS
+from .render.application import MOTION_MODES
 from .public_models import default_models_dir
 from .terminal import StageBars
 
@@ -73,6 +74,10 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
                         help="write the 512x512 face crop instead of pasting the face back into the photo")
+    parser.add_argument("--motion-mode", choices=MOTION_MODES, default="auto",
+                        help="how the motion drives the face: app (official JoyVASA Gradio app), cli (its inference.py), "
+                             "animal (its animal mode), pack (this pack's livelier application); auto = app for "
+                             "JoyVASA, animal for an animal LivePortrait set, pack for Playmate models (default auto)")
     parser.add_argument("--no-download", action="store_true",
                         help="do not fetch missing public models (by default they are downloaded into the models "
                              "folder first, as `download` does); list them and stop instead")
@@ -127,7 +132,8 @@ def run_animate(args: argparse.Namespace) -> int:
                               pose_video=args.pose_video, pose_video_expression=args.pose_video_expression,
                               seed=args.seed, steps=args.steps, audio_cfg=args.audio_cfg, face_index=args.face_index,
                               batch_size=args.batch_size, paste_back=not args.no_paste_back, crf=args.crf,
-                              progress=bars, crop_mode=CROP_FLAGS[args.crop], box=box, letterbox=args.letterbox)
+                              progress=bars, crop_mode=CROP_FLAGS[args.crop], box=box, letterbox=args.letterbox,
+                              motion_mode=args.motion_mode)
     finally:
         bars.close()
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.seconds.items())

@@ -229,14 +229,16 @@ class TalkingHeadPipeline:
                 emotion_lip_weight: float = 0.0, pose_video=None, pose_video_expression: bool = False, seed: int = 0,
                 steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
                 paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None,
-                crop_mode: str = "face", box: Region | None = None, letterbox: bool = False) -> AnimationResult:
+                crop_mode: str = "face", box: Region | None = None, letterbox: bool = False,
+                motion_mode: str = "auto") -> AnimationResult:
         """Portrait (image path or IMAGE) + audio (file path or AUDIO) -> an H.264/AAC MP4 at out_path (written
         to a hidden temporary file and renamed when complete). emotion: a label ('happy', 'happy+sad@0.3') or an
         EmotionCondition; emotion_schedule: '<start_s> <end_s> <label>' lines (the Emotion node's syntax);
         emotion_reference: reference photos (paths or IMAGEs: ref1, ref2, ...) whose expression the face takes,
         with emotion_scale as strength and emotion_lip_weight its share on the lips (works with every model);
         pose_video_expression: the driving video's non-lip expression too; crop_mode / box / letterbox: as
-        load_portrait."""
+        load_portrait; motion_mode: how the motion is applied (render.application.MOTION_MODES; auto = app for
+        JoyVASA)."""
         condition = self._emotion(emotion, emotion_scale, emotion_schedule, emotion_reference, emotion_lip_weight)
         stages = _StageClock(progress)
         stages.seconds["models"] = self.load_seconds
@@ -255,7 +257,8 @@ class TalkingHeadPipeline:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)
         with stages("render") as report:
-            video = render_video(self.renderer, source, motion, RenderOptions(batch_size=int(batch_size)),
+            options = RenderOptions(batch_size=int(batch_size), motion_mode=motion_mode)
+            video = render_video(self.renderer, source, motion, options,
                                  Compositor(crops if paste_back else None), out_path, audio=sound, crf=int(crf),
                                  progress=report)
         return AnimationResult(video.path, video.num_frames, video.fps, video.width, video.height,

@@ -304,3 +304,21 @@ def test_bad_crop_flags_are_named(models, tmp_path, capsys, flags, message):
     assert code == 2 and "Traceback" not in err
     assert re.search(message, err), err
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("flag, expected", [((), "app"), (("--motion-mode", "cli"), "cli"), (("--motion-mode", "pack"), None)])
+def test_animate_applies_joyvasa_motion_in_the_official_app_mode_by_default(models, tmp_path, monkeypatch, flag, expected):
+    import playmate_core.render.frames as frames
+
+    used = []
+    official = frames.official_keypoints
+
+    def spy(renderer, source, row, motion, motion_row, mode, stages=None):
+        used.append(mode)
+        return official(renderer, source, row, motion, motion_row, mode, stages)
+
+    monkeypatch.setattr(frames, "official_keypoints", spy)
+    out = tmp_path / "mode.mp4"
+    assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
+                   *flag) == 0
+    assert used == ([expected] if expected else [])

@@ -164,12 +164,12 @@ def test_renderer_adds_scale_times_offset_before_stitching(renderer):
     motion[:, 67] += torch.arange(4.0) * 5
     offset = references(4, seed=9)
     options = RenderOptions(stitching=False)
-    _, with_hook = driving_keypoints(renderer, source, 0, motion, options, offset)
-    moved = MotionSequence(motion[None], FPS, offset[None]).with_offset()[0]
+    _, with_hook = driving_keypoints(renderer, source, 0, motion, options, offset.view(4, 21, 3))
+    moved = MotionSequence(motion[None], FPS, expression_offset=offset[None]).with_offset()[0]
     expected = keypoints_from_motion(source.kp_canonical.expand(4, -1, -1), moved)
     torch.testing.assert_close(with_hook, expected, rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match=r"expression_offset must be \[B or 1, N, 63\]"):
-        MotionSequence(motion[None], FPS, offset[:3, None])
+        MotionSequence(motion[None], FPS, expression_offset=offset[:3, None])
 
 
 def test_reference_photos_of_any_size_and_rgba_are_read_by_the_motion_extractor(renderer):

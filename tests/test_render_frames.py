@@ -22,7 +22,7 @@ def test_node_contract(pack):
     cls = pack.NODE_CLASS_MAPPINGS["PlaymateRenderFrames"]
     spec = cls.INPUT_TYPES()
     assert list(spec["required"]) == ["renderer", "source", "motion", *WIDGETS]
-    assert list(spec["optional"]) == ["portrait", "audio"]
+    assert list(spec["optional"]) == ["portrait", "audio", "motion_mode"]
     assert all("tooltip" in item[1] for part in spec.values() for item in part.values())
     assert cls.RETURN_TYPES == ("IMAGE", "AUDIO", "FLOAT", "INT")
     assert cls.RETURN_NAMES == ("images", "audio", "fps", "frame_count")

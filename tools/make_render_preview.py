@@ -30,7 +30,7 @@ from lp_weights import golden_official_states, write_kijai_layout  # noqa: E402
 from playmate_core.face import MediaPipeFaceDetector, load_portraits  # noqa: E402
 from playmate_core.implicit.renderer import load_renderer  # noqa: E402
 from playmate_core.implicit.source import SourceFeatures  # noqa: E402
-from playmate_core.motion.postprocess import apply_driving_pose  # noqa: E402
+from playmate_core.motion.postprocess import absolute_driving_pose, apply_driving_pose  # noqa: E402
 from playmate_core.motion.sequence import MotionSequence  # noqa: E402
 from playmate_core.pose import estimate_pose, video_chunks  # noqa: E402
 from playmate_core.pose.plot import plot_pose  # noqa: E402
@@ -55,8 +55,8 @@ def main() -> None:
     source = SourceFeatures(extracted.appearance, extracted.kp_canonical, extracted.motion, portrait.eye_ratio,
                             portrait.lip_ratio)
     estimate = estimate_pose(video_chunks(str(video)), detector, renderer, fps=25.0, smoothing=0.2)
-    driven = apply_driving_pose(source.motion[:, None].repeat(1, len(PICKS), 1), estimate.pose.values[list(PICKS)],
-                                source.motion, relative=True)
+    pose = absolute_driving_pose(estimate.pose.values[list(PICKS)], source.motion, relative=True)
+    driven = apply_driving_pose(source.motion[:, None].repeat(1, len(PICKS), 1), pose)
     frames = render_images(renderer, source, MotionSequence(driven, 25.0), RenderOptions(batch_size=4),
                            Compositor(portrait, feather=0.1))
     with av.open(str(video)) as container:

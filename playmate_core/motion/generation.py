@@ -20,7 +20,7 @@ from ..implicit.source import SourceFeatures
 from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence, frames_to_length
 from .expression_reference import lip_mask
 from .models.base import MotionModel, WindowConditions
-from .postprocess import apply_driving_pose, smooth_pose
+from .postprocess import absolute_driving_pose, apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
 from .sequence import MotionSequence
 
@@ -74,13 +74,16 @@ def generate_motion(
     sampler: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> MotionSequence:
-    """Sample absolute motion [B, N, 70] for the N frames of the audio features (N = audio.num_frames).
+    """Sample motion for the N frames of the audio features (N = audio.num_frames).
 
-    The generated pose is smoothed first (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a
-    driving pose, when given, replaces angles and translation (and its expression track, when it has one, is
-    added on every non-lip coordinate). An emotion with reference photos adds their
-    expression offset (MotionSequence.expression_offset, strength = the emotion's guidance scale); its labels
-    drive a trained emotion controller when the model has one.
+    The result keeps the de-normalised generated motion as it is (``generated``: the render's app / cli /
+    animal modes smooth and anchor it as the official JoyVASA pipeline does) and the pack's own
+    application (``motion``, the render's pack mode): JoyVASA's output anchored to frame 0, the pose
+    smoothed (pose_smoothing in [0, 1]: Gaussian of up to 0.5 s), then a driving pose, when given,
+    replaces angles and translation (``driving_pose`` keeps it for the other modes) and its expression
+    track, when it has one, is added on every non-lip coordinate. An emotion with reference photos adds their
+    expression offset (``expression_offset``, strength = the emotion's guidance scale; every motion mode
+    applies it); its labels drive a trained emotion controller when the model has one.
     """
     _check_inputs(model, source, audio, steps, seed, sampler)
     if emotion is not None and not model.supports_emotion and emotion.needs_controller:
@@ -113,16 +116,18 @@ def generate_motion(
         noise_fn=lambda shape: torch.randn(shape, generator=generator),
     )
     with torch.inference_mode():
-        motion = model.normalizer.denormalize(coded, src_motion)
-        motion = model.finalize_motion(motion, src_motion)
-        motion = smooth_pose(motion, pose_smoothing, model.fps)
+        generated = model.normalizer.denormalize(coded, src_motion)
+        motion = smooth_pose(model.finalize_motion(generated, src_motion), pose_smoothing, model.fps)
+        driving = None
         if pose is not None:
-            motion = apply_driving_pose(motion, pose.per_frame(n), src_motion, pose.relative)
+            driving = absolute_driving_pose(pose.per_frame(n), src_motion, pose.relative)
+            motion = apply_driving_pose(motion, driving)
     offset = None if emotion is None else emotion.reference_offset(src_motion[:, EXP].cpu(), n, model.fps, strength)
     if pose is not None and pose.expression is not None:
         video = (frames_to_length(pose.expression.float(), n) * lip_mask(0.0))[None].expand(b, -1, -1)
         offset = video if offset is None else offset + video
-    return MotionSequence(motion.cpu(), float(model.fps), offset)
+    return MotionSequence(motion.cpu(), float(model.fps), generated=generated.cpu(), family=model.family,
+                          driving_pose=None if driving is None else driving.cpu(), expression_offset=offset)
 
 
 def sample_normalized_motion(

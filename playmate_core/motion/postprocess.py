@@ -84,12 +84,18 @@ def smooth_pose(motion: torch.Tensor, strength: float, fps: float) -> torch.Tens
     return torch.cat([motion[..., EXP], gaussian_smooth(motion[..., POSE], sigma)], dim=-1)
 
 
-def apply_driving_pose(motion: torch.Tensor, pose: torch.Tensor, source_motion: torch.Tensor, relative: bool) -> torch.Tensor:
-    """Replace angles and t of motion [B, N, 70] by pose [N, 6] (pitch, yaw, roll, tx, ty, tz); relative
-    poses are offsets added to the source pose [B, 70]. Expression and scale stay as generated."""
-    pose = pose.to(motion.device, motion.dtype).unsqueeze(0).expand(motion.shape[0], -1, -1)
-    angles, t = pose[..., :3], pose[..., 3:]
-    if relative:
-        src = source_motion.to(motion.dtype).unsqueeze(1)
-        angles, t = angles + src[..., ANGLES], t + src[..., T]
-    return torch.cat([motion[..., EXP], motion[..., SCALE], t, angles], dim=-1)
+def absolute_driving_pose(pose: torch.Tensor, source_motion: torch.Tensor, relative: bool) -> torch.Tensor:
+    """Driving pose [N, 6] (pitch, yaw, roll, tx, ty, tz) -> absolute [B, N, 6] for sources [B, 70]: relative
+    poses are offsets added to the source pose, absolute ones are used as is."""
+    pose = pose.to(source_motion.device, torch.float32).unsqueeze(0).expand(source_motion.shape[0], -1, -1)
+    if not relative:
+        return pose.clone()
+    src = source_motion.float().unsqueeze(1)
+    return torch.cat([pose[..., :3] + src[..., ANGLES], pose[..., 3:] + src[..., T]], dim=-1)
+
+
+def apply_driving_pose(motion: torch.Tensor, absolute_pose: torch.Tensor) -> torch.Tensor:
+    """Replace angles and t of motion [B, N, 70] by absolute_pose [B, N, 6] (pitch, yaw, roll, tx, ty, tz).
+    Expression and scale stay as generated."""
+    pose = absolute_pose.to(motion.device, motion.dtype)
+    return torch.cat([motion[..., EXP], motion[..., SCALE], pose[..., 3:], pose[..., :3]], dim=-1)

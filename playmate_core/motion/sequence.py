@@ -9,14 +9,28 @@ import torch
 
 @dataclass(frozen=True)
 class MotionSequence:
-    """motion: [B, N, 70] per-frame motion vectors ([exp 63 | scale | t 3 | pitch, yaw, roll deg]),
-    fps: frames per second. One row of B per source portrait.
+    """Motion for the renderer. One row of B per source portrait (or per take).
 
-    expression_offset: [B or 1, N, 63] expression units (delta), or None: added by the renderer after the
-    motion is applied and before stitching, x_d,i += s_d,i * offset_i (emotion from reference photos)."""
+    motion:       [B, N, 70] per-frame motion vectors ([exp 63 | scale | t 3 | pitch, yaw, roll deg]) as the
+                  pack applies them (`pack` motion mode): absolute, pose smoothed with the sampler's
+                  pose_smoothing, JoyVASA's output anchored to frame 0, a driving pose applied.
+    fps:          frames per second.
+    generated:    [B, N, 70] the sampler's de-normalised output before any smoothing, anchoring or driving
+                  pose (what the official JoyVASA pipeline post-processes), or None for motion not made by
+                  the sampler; the app / cli / animal motion modes need it.
+    family:       motion model family that generated it ("joyvasa", "playmate"), "" when unknown.
+    driving_pose: [B, N, 6] pitch, yaw, roll (deg), tx, ty, tz replacing the generated pose (from Pose From
+                  Video, relative poses already added to the source pose), or None.
+    expression_offset: [B or 1, N, 63] expression units (delta), or None: added by every motion mode after
+                  the motion is applied and before stitching, x_d,i += s_d,i * offset_i (emotion from reference
+                  photos, a driving video's expression).
+    """
 
     motion: torch.Tensor
     fps: float
+    generated: torch.Tensor | None = None
+    family: str = ""
+    driving_pose: torch.Tensor | None = None
     expression_offset: torch.Tensor | None = None
 
     def __post_init__(self):
@@ -26,15 +40,9 @@ class MotionSequence:
             raise ValueError(f"expression_offset must be [B or 1, N, 63] for motion {tuple(self.motion.shape)}, "
                              f"got {tuple(offset.shape)}")
 
-    def offset_rows(self, row: int, start: int, stop: int) -> torch.Tensor | None:
-        """[n, 63] expression offset of motion row `row`, frames start..stop (None without an offset)."""
-        if self.expression_offset is None:
-            return None
-        return self.expression_offset[row if self.expression_offset.shape[0] > 1 else 0, start:stop]
-
     def with_offset(self) -> torch.Tensor:
         """[B, N, 70] motion with the expression offset added to its expression (what the face shows, for
-        plots and tests in the current absolute render path)."""
+        plots, and what the pack motion mode shows)."""
         if self.expression_offset is None:
             return self.motion
         exp = self.motion[..., :63] + self.expression_offset.to(self.motion.dtype)

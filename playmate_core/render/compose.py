@@ -1,5 +1,8 @@
 """Where rendered crops go: as they are (the 512x512 crop) or pasted back into the original photo.
 
+Two styles: "feather" (the pack's: float frames, a feathered superellipse mask, the `pack` motion mode)
+and "template" (the official JoyVASA pipeline's, the `app` / `cli` / `animal` modes: frames truncated to
+uint8 as its parse_output does, pasted with LivePortrait's mask template; see official_image.py).
 Output frames have even sides (H.264 with 4:2:0 chroma needs them): a photo with an odd side
 loses its last pixel row / column. Frames leave here as [n, H, W, 3] float32 in [0, 1] on the CPU.
 """
@@ -11,6 +14,7 @@ import logging
 import torch
 
 from ..face.portrait import Portrait, paste_back
+from .official_image import paste_back_template, truncate_u8
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +30,18 @@ class Compositor:
     """Turns renders [n, 3, S, S] of source row r into output frames [n, H, W, 3] (CPU float32).
 
     portrait: None for crop output; for paste-back, the Portrait the source was made from (its row
-    r is the photo of source row r). feather: paste-back mask fall-off (see face.paste.crop_mask).
+    r is the photo of source row r). feather: paste-back mask fall-off (see face.paste.crop_mask), for
+    the "feather" style. style: "feather" or "template" (see the module docstring).
     """
 
-    def __init__(self, portrait: Portrait | None = None, feather: float = 0.1, crop_size: int = 512):
+    def __init__(self, portrait: Portrait | None = None, feather: float = 0.1, crop_size: int = 512,
+                 style: str = "feather"):
+        if style not in ("feather", "template"):
+            raise ValueError(f"compositor style must be 'feather' or 'template', got {style!r}")
         self.portrait = portrait
         self.feather = float(feather)
         self.crop_size = crop_size
+        self.style = style
         if portrait is not None and not 0.0 <= self.feather <= 0.9:
             raise ValueError(f"feather must be between 0 and 0.9, got {feather}")
         if portrait is None:
@@ -43,6 +52,11 @@ class Compositor:
             if self._size != (height, width):
                 log.info("Playmate: the %dx%d photo is rendered at %dx%d (H.264 needs even sides)", width, height,
                          self._size[1], self._size[0])
+
+    def for_mode(self, motion_mode: str) -> "Compositor":
+        """The compositor a resolved motion mode uses: the official modes paste the official way."""
+        style = "feather" if motion_mode == "pack" else "template"
+        return self if style == self.style else Compositor(self.portrait, self.feather, self.crop_size, style)
 
     def check_rows(self, rows: int) -> None:
         """The portrait batch must hold a photo for every source row."""
@@ -58,6 +72,12 @@ class Compositor:
 
     def __call__(self, row: int, renders: torch.Tensor) -> torch.Tensor:
         height, width = self._size
+        if self.style == "template":
+            frames = truncate_u8(renders.permute(0, 2, 3, 1)).cpu()
+            if self.portrait is not None:
+                photo = (self.portrait.images[row].float() * 255).round().clamp(0, 255).to(torch.uint8)
+                frames = paste_back_template(frames, photo, self.portrait.crop_to_image(frames.shape[1])[row])
+            return frames[:, :height, :width].float() / 255
         if self.portrait is None:
             frames = renders.permute(0, 2, 3, 1)
         else:

@@ -1,5 +1,6 @@
 """Motion vectors -> the driving keypoints the warping network follows.
 
+The pack's own application (motion mode `pack`; the official JoyVASA modes are in application.py).
 Per frame: x_d = keypoints_from_motion(x_c, m) (DESIGN 1.1), then the optional eye / lip
 retargeting offsets, then stitching: ``x_d' = stitch(x_s, x_d + eye_delta + lip_delta)``, the
 order of LivePortrait's pipeline and of the golden fixture's end-to-end frame.
@@ -20,24 +21,30 @@ import torch
 from ..implicit.keypoints import keypoints_from_motion
 from ..implicit.motion_vector import SCALE
 from ..implicit.source import SourceFeatures
+from .application import MOTION_MODES
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     """How motion becomes frames.
 
-    batch_size: frames warped and decoded together (memory grows with it, not with the clip length)
-    stitching:  keep the face joined to the shoulders (LivePortrait's stitching MLP); on by default
-    eye_open:   target eye-open ratio for every frame (about 0.3 is an open eye), None = no eye retargeting
-    lip_open:   target lip-open ratio for every frame (0 = closed), None = no lip retargeting
+    batch_size:  frames warped and decoded together (memory grows with it, not with the clip length)
+    stitching:   keep the face joined to the shoulders (LivePortrait's stitching MLP); on by default (pack
+                 mode; the official modes set it themselves)
+    eye_open:    target eye-open ratio for every frame (about 0.3 is an open eye), None = no eye retargeting
+    lip_open:    target lip-open ratio for every frame (0 = closed), None = no lip retargeting
+    motion_mode: how the motion is applied, one of application.MOTION_MODES (auto, app, cli, animal, pack)
     """
 
     batch_size: int = 8
     stitching: bool = True
     eye_open: float | None = None
     lip_open: float | None = None
+    motion_mode: str = "auto"
 
     def __post_init__(self):
+        if self.motion_mode not in MOTION_MODES:
+            raise ValueError(f"motion_mode must be one of {MOTION_MODES}, got {self.motion_mode!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         for name in ("eye_open", "lip_open"):
@@ -59,13 +66,12 @@ def check_retargeting(source: SourceFeatures, options: RenderOptions) -> None:
 
 
 def driving_keypoints(renderer, source: SourceFeatures, row: int, motion: torch.Tensor,
-                      options: RenderOptions, expression_offset: torch.Tensor | None = None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keypoints for frames of one source portrait.
+                      options: RenderOptions, expression_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keypoints for frames of one source portrait in the pack's own application (`pack` mode).
 
     row: the source portrait (batch index); motion [n, 70] -> (x_s [n, 21, 3], x_d [n, 21, 3]),
-    float32 on the renderer's device. expression_offset [n, 63] (MotionSequence.expression_offset) is added
-    before stitching as x_d += s_d * offset.
+    float32 on the renderer's device. expression_offset [n, 21, 3] (the emotion path's hook) is added
+    to the expression, before retargeting and stitching.
     """
     device = renderer.device
     n = motion.shape[0]
@@ -73,8 +79,7 @@ def driving_keypoints(renderer, source: SourceFeatures, row: int, motion: torch.
     x_s = keypoints_from_motion(kp_canonical, source.motion[row:row + 1].to(device, torch.float32)).expand(n, -1, -1)
     x_d = keypoints_from_motion(kp_canonical.expand(n, -1, -1), motion.to(device, torch.float32))
     if expression_offset is not None:
-        scale = motion[:, SCALE].to(device, torch.float32)[..., None]
-        x_d = x_d + scale * expression_offset.to(device, torch.float32).view(n, 21, 3)
+        x_d = x_d + motion[:, SCALE].to(device, torch.float32)[:, :, None] * expression_offset.to(device, torch.float32)
     if options.eye_open is not None:
         c_s = source.eye_ratio[row:row + 1].to(device, torch.float32).expand(n, -1)
         x_d = x_d + renderer.eye_delta(x_s, torch.cat([c_s, _target(options.eye_open, n, device)], dim=1))

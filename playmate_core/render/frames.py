@@ -17,6 +17,7 @@ import torch
 from ..implicit.motion_vector import MOTION_DIM
 from ..implicit.source import SourceFeatures
 from ..motion.sequence import MotionSequence
+from .application import check_mode_options, expression_offset_rows, official_keypoints, resolve_motion_mode
 from .driving import RenderOptions, check_retargeting, driving_keypoints
 
 Progress = Callable[[int, int], None]
@@ -68,42 +69,56 @@ def plan_job(source: SourceFeatures, motion: MotionSequence) -> RenderJob:
 
 def render_chunks(renderer, source: SourceFeatures, motion: MotionSequence, options: RenderOptions,
                   progress: Progress | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-    """Yield (source row, frames [n, 3, 512, 512] float32 in [0, 1] on the renderer's device)."""
+    """Yield (source row, frames [n, 3, 512, 512] float32 in [0, 1] on the renderer's device).
+
+    The official motion modes compute a whole clip's driving keypoints first (they anchor at frame 0 and
+    smooth causally; 63 numbers per frame), then render them chunk by chunk."""
     job = plan_job(source, motion)
-    check_retargeting(source, options)
+    mode = resolve_motion_mode(options.motion_mode, motion, renderer)
+    check_mode_options(mode, options.eye_open, options.lip_open)
+    if mode == "pack":
+        check_retargeting(source, options)
     total, done = job.total_frames, 0
     if progress is not None:
         progress(0, total)
     device = renderer.device
     for src_row, mot_row in job.pairs:
         appearance = source.appearance[src_row:src_row + 1].to(device)
+        clip = None
+        if mode != "pack":
+            with torch.inference_mode():
+                clip = official_keypoints(renderer, source, src_row, motion, mot_row, mode)
+        offset = expression_offset_rows(motion, mot_row, job.num_frames) if clip is None else None
         for start in range(0, job.num_frames, options.batch_size):
-            rows = motion.motion[mot_row, start:start + options.batch_size]
-            offset = motion.offset_rows(mot_row, start, start + options.batch_size)
-            for frames in _render_with_backoff(renderer, source, src_row, appearance, rows, options, offset):
+            stop = min(start + options.batch_size, job.num_frames)
+            with torch.inference_mode():
+                if clip is None:
+                    x_s, x_d = driving_keypoints(renderer, source, src_row, motion.motion[mot_row, start:stop], options,
+                                                 None if offset is None else offset[start:stop])
+                else:
+                    x_s, x_d = clip[0].expand(stop - start, -1, -1), clip[1][start:stop]
+            for frames in _render_with_backoff(renderer, appearance, x_s, x_d):
                 yield src_row, frames
-            done += rows.shape[0]
+            done += stop - start
             if progress is not None:
                 progress(done, total)
 
 
-def _render_with_backoff(renderer, source, row, appearance, rows, options, offset=None) -> Iterator[torch.Tensor]:
+def _render_with_backoff(renderer, appearance, x_s, x_d) -> Iterator[torch.Tensor]:
     frames = None
     try:
         with torch.inference_mode():
-            x_s, x_d = driving_keypoints(renderer, source, row, rows, options, offset)
-            frames = renderer.render(appearance.expand(rows.shape[0], *appearance.shape[1:]), x_s, x_d)
+            frames = renderer.render(appearance.expand(x_d.shape[0], *appearance.shape[1:]), x_s, x_d)
     except OUT_OF_MEMORY:
-        if rows.shape[0] == 1:
+        if x_d.shape[0] == 1:
             raise
     if frames is not None:
         yield frames
         return
     _release_cache(renderer.device)  # outside the except block, so the failed chunk's tensors are freed
-    half = rows.shape[0] // 2
-    halves = (None, None) if offset is None else (offset[:half], offset[half:])
-    yield from _render_with_backoff(renderer, source, row, appearance, rows[:half], options, halves[0])
-    yield from _render_with_backoff(renderer, source, row, appearance, rows[half:], options, halves[1])
+    half = x_d.shape[0] // 2
+    yield from _render_with_backoff(renderer, appearance, x_s[:half], x_d[:half])
+    yield from _render_with_backoff(renderer, appearance, x_s[half:], x_d[half:])
 
 
 def _release_cache(device: torch.device) -> None:

@@ -7,7 +7,7 @@ its memory does not depend on the clip's length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -15,15 +15,24 @@ from ..implicit.source import SourceFeatures
 from ..motion.sequence import MotionSequence
 from .compose import Compositor
 from .driving import RenderOptions
+from .application import resolve_motion_mode
 from .frames import Progress, plan_job, render_chunks
 from .soundtrack import fit_audio
 from .video import VideoWriter, check_writable
+
+
+def resolve_mode(renderer, motion: MotionSequence, options: RenderOptions,
+                 compositor: Compositor) -> tuple[RenderOptions, Compositor]:
+    """Options with the motion mode resolved (auto -> app / animal / pack) and the compositor of that mode."""
+    mode = resolve_motion_mode(options.motion_mode, motion, renderer)
+    return replace(options, motion_mode=mode), compositor.for_mode(mode)
 
 
 def render_images(renderer, source: SourceFeatures, motion: MotionSequence, options: RenderOptions,
                   compositor: Compositor, progress: Progress | None = None) -> torch.Tensor:
     """All frames as one IMAGE [clips * N, H, W, 3] float32 on the CPU (clips in plan_job order)."""
     job = plan_job(source, motion)
+    options, compositor = resolve_mode(renderer, motion, options, compositor)
     compositor.check_rows(source.batch_size)
     height, width = compositor.size()
     images = torch.empty(job.total_frames, height, width, 3)
@@ -53,6 +62,7 @@ def render_video(renderer, source: SourceFeatures, motion: MotionSequence, optio
     """Render chunk by chunk straight into an H.264 MP4 at `path`, with the audio (cut or padded to
     the frames) muxed as AAC. Nothing appears at `path` unless the whole clip was written."""
     job = plan_job(source, motion)
+    options, compositor = resolve_mode(renderer, motion, options, compositor)
     compositor.check_rows(source.batch_size)
     height, width = compositor.size()
     check_writable(path)
