@@ -59,6 +59,8 @@ GROUPS: dict[str, ModelGroup] = {
     "joyvasa": ModelGroup("joyvasa", "JoyVASA motion generator", "playmate", "", JOYVASA_FILES, 415),
 }
 ENCODER_GROUPS = {group.subfolder: group for group in GROUPS.values() if group.kind == "audio_encoders"}
+# the public encoder of each family a Playmate model can be trained on (JoyVASA carries its own HuBERT)
+ENCODER_BY_FAMILY = {"hubert": "chinese-hubert-base", "wav2vec2": "wav2vec2-base-960h"}
 
 
 def default_models_dir() -> str:
