@@ -106,7 +106,7 @@ def run_animate(args: argparse.Namespace) -> int:
                               progress=bars)
     finally:
         bars.close()
-    print(f"sampling: {result.sampling}", file=sys.stderr)
+    print(f"audio features: {pipe.audio_encoder.name}; {result.sampling}", file=sys.stderr)
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.seconds.items())
     print(f"wrote {result.path}: {result.num_frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s), "
           f"{result.width}x{result.height}; seconds: {stages}; total {sum(result.seconds.values()):.1f}")

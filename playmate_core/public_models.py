@@ -6,7 +6,8 @@ A models folder has ComfyUI's layout (ComfyUI's own ``models/`` folder works as 
     <models>/audio_encoders/<encoder name>/config.json, preprocessor_config.json, pytorch_model.bin
     <models>/playmate/motion_generator_hubert_chinese.pt, motion_template.pkl   (JoyVASA)
 
-Groups (the names of ``python -m playmate_core download --only``): liveportrait, hubert, wav2vec2, joyvasa.
+Groups (the names of ``python -m playmate_core download --only``): liveportrait, hubert, wav2vec2, joyvasa
+(default: liveportrait, joyvasa; hubert and wav2vec2 are the stock encoders Playmate models train on).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ GROUPS: dict[str, ModelGroup] = {
     "joyvasa": ModelGroup("joyvasa", "JoyVASA motion generator", "playmate", "", JOYVASA_FILES, 415),
 }
 ENCODER_GROUPS = {group.subfolder: group for group in GROUPS.values() if group.kind == "audio_encoders"}
+# what the default graph and `animate` run on: JoyVASA brings its own HuBERT, so no stock encoder
+DEFAULT_GROUPS = ("liveportrait", "joyvasa")
 # the public encoder of each family a Playmate model can be trained on (JoyVASA carries its own HuBERT)
 ENCODER_BY_FAMILY = {"hubert": "chinese-hubert-base", "wav2vec2": "wav2vec2-base-960h"}
 
@@ -80,8 +83,10 @@ def missing_files(group: ModelGroup, models_dir: str) -> list[RemoteFile]:
 
 
 def parse_groups(text: str | None) -> list[ModelGroup]:
-    """'liveportrait,hubert' -> groups; None or '' -> all of them."""
+    """'liveportrait,hubert' -> groups; 'all' -> every group; None or '' -> DEFAULT_GROUPS."""
     if not text:
+        return [GROUPS[k] for k in DEFAULT_GROUPS]
+    if text.strip().lower() == "all":
         return list(GROUPS.values())
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in GROUPS]
