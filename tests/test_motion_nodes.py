@@ -122,3 +122,27 @@ def test_missing_trained_playmate_files_say_how_to_train_them(pack, models_dir, 
         node.load(model_name, "cpu", "fp32", "released", emotion_model)
     message = str(info.value)
     assert "train stage1" in message and "train stage2" in message and str(models_dir / "playmate") in message
+
+
+def test_encoder_mismatch_names_the_users_files(pack, models_dir):
+    """Load Audio Encoder at its default (wav2vec2-base-960h) into a Playmate model trained on HuBERT features: the
+    message names both files as the user chose them, not internal ids such as 'wav2vec2-2x128'."""
+    import audio_weights as AW
+
+    config = AW.tiny_hf_config("wav2vec2")
+    AW.write_hf_folder(str(models_dir / "audio_encoders" / "wav2vec2-base-960h"), config, AW.hf_state_dict(config, seed=1))
+    (models_dir / "playmate").mkdir()
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=128, audio_encoder="hubert")),
+                      str(models_dir / "playmate" / "hubert_tiny.safetensors"))
+    nodes = pack.NODE_CLASS_MAPPINGS
+    encoder_name = nodes["PlaymateLoadAudioEncoder"].INPUT_TYPES()["required"]["encoder_name"][1]["default"]
+    (encoder,) = nodes["PlaymateLoadAudioEncoder"]().load(encoder_name, "fp32", "cpu", "auto")
+    features, _, _ = nodes["PlaymateEncodeAudio"]().encode({"waveform": torch.zeros(1, 1, 3200), "sample_rate": 16000},
+                                                           encoder)
+    model, _ = nodes["PlaymateLoadMotionModel"]().load("hubert_tiny.safetensors", "cpu", "fp32", "released")
+    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
+    with pytest.raises(ValueError) as info:
+        nodes["PlaymateMotionSampler"]().sample(model, source, features, 0, -1.0, 1.5, 0, 0.2)
+    assert str(info.value) == ("the audio features come from 'wav2vec2-base-960h' but motion model "
+                               "'hubert_tiny.safetensors' (playmate) was trained on hubert features: encode the audio "
+                               "with a hubert encoder in Load Audio Encoder")
