@@ -110,3 +110,17 @@ def test_converted_file_keeps_its_encoder_and_an_old_conversion_says_what_to_do(
     with pytest.raises(ValueError, match=r"encoder: motion model 'joyvasa_old.safetensors' \(joyvasa\) carries no "
                                          r"embedded HuBERT .*convert-joyvasa"):
         nodes["PlaymateEncodeAudio"]().encode(audio, missing)
+
+
+def test_joyvasa_features_do_not_drive_a_playmate_model(nodes, tmp_path):
+    from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
+
+    _, embedded = nodes["PlaymateLoadMotionModel"]().load(JOYVASA_NAME, "cpu", "fp32", "released")
+    features, _, _ = nodes["PlaymateEncodeAudio"]().encode(clip(0.2), embedded)
+    path = tmp_path / "hubert_playmate.safetensors"
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=768, audio_encoder="hubert")), str(path))
+    model, _ = load_motion_files(str(path))
+    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
+    with pytest.raises(ValueError, match=f"come from '{EMBEDDED}', which drives JoyVASA only, but motion model "
+                                         r"'hubert_playmate.safetensors' \(playmate\) was trained on hubert features"):
+        nodes["PlaymateMotionSampler"]().sample(model, source, features, 2, 1.5, 1.5, 0, 0.0)

@@ -18,11 +18,13 @@ from ..audio.features import AudioFeatures
 from ..implicit.source import SourceFeatures
 from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence
 from .models.base import MotionModel, WindowConditions
+from .models.joyvasa import JoyVASAMotionModel
 from .postprocess import apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
 from .sequence import MotionSequence
 
 MAX_SEED = 2**64 - 1
+JOYVASA_FEATURES = JoyVASAMotionModel.audio_encoder  # the label of its embedded HuBERT's features
 
 
 def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
@@ -52,12 +54,16 @@ def model_label(model: MotionModel) -> str:
 
 def _encoder_mismatch(model: MotionModel, audio: AudioFeatures) -> str | None:
     """Why these features cannot drive this model (None when they can)."""
-    if model.audio_encoder == "joyvasa-hubert":
+    if model.audio_encoder == JOYVASA_FEATURES:
         if audio.encoder == model.audio_encoder:
             return None
         return (f"{model_label(model)} is driven by the HuBERT embedded in its own checkpoint, but these audio features "
                 f"come from '{audio.origin}': connect Load Motion Model's audio_encoder output to Encode Audio's "
                 "encoder input (Load Audio Encoder is for Playmate models)")
+    if audio.encoder == JOYVASA_FEATURES:
+        return (f"the audio features come from '{audio.origin}', which drives JoyVASA only, but {model_label(model)} "
+                f"was trained on {model.audio_encoder or 'other'} features: connect Load Audio Encoder with the "
+                "encoder it was trained with to Encode Audio's encoder input")
     if model.audio_encoder and model.audio_encoder not in audio.encoder.lower():
         return (f"the audio features come from '{audio.origin}' but {model_label(model)} was trained on "
                 f"{model.audio_encoder} features: encode the audio with a {model.audio_encoder} encoder in Load Audio "
