@@ -2,7 +2,7 @@
 
 Builds a models folder in the public layout with random weights of the chosen size (speed does not
 depend on the values): "tiny" (the test networks) or "full" (LivePortrait's official sizes,
-chinese-hubert-base's size, JoyVASA's released DiT), then runs TalkingHeadPipeline.animate on the
+JoyVASA's released DiT with its embedded HuBERT of chinese-hubert-base's size), then runs TalkingHeadPipeline.animate on the
 shared portrait and the first `--seconds` of the shared speech clip, in a fresh process per row.
 Needs ../shared (media, and fixtures/joyvasa for the JoyVASA layout). Prints a table.
 
@@ -29,10 +29,9 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 
 def write_models(root: str, config: str) -> None:
-    """<root>/liveportrait, audio_encoders/chinese-hubert-base, playmate (JoyVASA's two files)."""
+    """<root>/liveportrait and playmate (JoyVASA's two files; the .pt embeds its HuBERT, as released)."""
     from pathlib import Path
 
-    import audio_weights as AW
     from lp_weights import random_official_states, write_kijai_layout
     from playmate_core.implicit.config import RendererConfig
 
@@ -41,15 +40,9 @@ def write_models(root: str, config: str) -> None:
 
     renderer = RendererConfig.tiny() if config == "tiny" else RendererConfig.official()
     write_kijai_layout(random_official_states(renderer), Path(root, "liveportrait"))
-    if config == "tiny":  # JoyVASA reads 768 features per frame: a one-layer encoder of that width
-        hubert = AW.tiny_hf_config("hubert", layers=1)
-        hubert.update(hidden_size=768, num_attention_heads=4)
-    else:
-        hubert = AW.base_hf_config("hubert")
-    AW.write_hf_folder(os.path.join(root, "audio_encoders", "chinese-hubert-base"), hubert,
-                       AW.hf_state_dict(hubert, seed=1), "pytorch_model.bin", do_normalize=False)
     os.makedirs(os.path.join(root, "playmate"), exist_ok=True)
-    make_checkpoint.write_checkpoint(os.path.join(root, "playmate", "motion_generator_hubert_chinese.pt"), hubert_layers=0)
+    make_checkpoint.write_checkpoint(os.path.join(root, "playmate", "motion_generator_hubert_chinese.pt"),
+                                     hubert_layers=1 if config == "tiny" else 12)
     shutil.copyfile(os.path.join(SHARED, "fixtures", "joyvasa", "motion_template.pkl"),
                     os.path.join(root, "playmate", "motion_template.pkl"))
 
@@ -87,7 +80,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, nargs="+", default=[1.0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=0, help="0 = the model's own (JoyVASA: 50)")
     parser.add_argument("--pose", action="store_true", help="also drive the head from the shared driving video")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -77,8 +77,15 @@ def _identity(path: str) -> tuple:
     return file_identity(os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n)))
 
 
+class NoEmbeddedEncoder:
+    """Load Motion Model's audio_encoder output for a model that carries none; Encode Audio raises its message."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
 class PlaymateLoadAudioEncoder:
-    """Load a wav2vec2 or HuBERT speech encoder from models/audio_encoders."""
+    """Load a wav2vec2 or HuBERT speech encoder from models/audio_encoders (for Playmate motion models)."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -86,9 +93,10 @@ class PlaymateLoadAudioEncoder:
             "required": {
                 "encoder_name": (encoder_choices(), {
                     "default": next(iter(PUBLIC_ENCODERS)),
-                    "tooltip": "A Hugging Face model folder (config.json + model.safetensors or pytorch_model.bin) "
-                               "or a single weights file in models/audio_encoders. wav2vec2-base-960h and "
-                               "chinese-hubert-base are downloaded on first use when there is internet.",
+                    "tooltip": "For Playmate motion models: the encoder the model was trained with (a Hugging Face "
+                               "folder with config.json + model.safetensors or pytorch_model.bin, or a single weights "
+                               "file in models/audio_encoders). wav2vec2-base-960h and chinese-hubert-base are "
+                               "downloaded on first use when there is internet. JoyVASA does not use this node.",
                 }),
                 "precision": (PRECISIONS, {
                     "default": "auto",
@@ -109,7 +117,9 @@ class PlaymateLoadAudioEncoder:
     CATEGORY = "Playmate/loaders"
     DESCRIPTION = (
         "Loads a wav2vec2 / HuBERT speech encoder (Hugging Face layout, strict: every key and shape is "
-        "checked) for Encode Audio (Playmate). Missing public encoders are downloaded when there is internet."
+        "checked) for Encode Audio (Playmate), to drive Playmate motion models. JoyVASA brings its own encoder: "
+        "use Load Motion Model's audio_encoder output instead. Missing public encoders are downloaded when there "
+        "is internet."
     )
 
     def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
@@ -137,7 +147,10 @@ class PlaymateEncodeAudio:
         return {
             "required": {
                 "audio": ("AUDIO", {"tooltip": "Speech or singing; any sample rate, mono or stereo, any length."}),
-                "encoder": ("PLAYMATE_AUDIO_ENCODER", {"tooltip": "From Load Audio Encoder (Playmate)."}),
+                "encoder": ("PLAYMATE_AUDIO_ENCODER", {
+                    "tooltip": "JoyVASA: Load Motion Model's audio_encoder output (the HuBERT embedded in its checkpoint, "
+                               "run in its released 4 s windows). Playmate models: Load Audio Encoder (Playmate).",
+                }),
                 "fps": ("FLOAT", {
                     "default": 25.0, "min": 1.0, "max": 120.0, "step": 0.01,
                     "tooltip": "Video frame rate the features are aligned to; frame count = ceil(duration x fps).",
@@ -149,7 +162,8 @@ class PlaymateEncodeAudio:
                 "chunk_seconds": ("FLOAT", {
                     "default": 30.0, "min": 0.0, "max": 600.0, "step": 1.0,
                     "tooltip": "Long audio is encoded in chunks of this length, each with 5 s of context on each side and "
-                               "cross-faded at the seams, so memory stays flat; 0 = the whole clip at once.",
+                               "cross-faded at the seams, so memory stays flat; 0 = the whole clip at once. JoyVASA's "
+                               "embedded encoder always uses its own 4 s windows.",
                 }),
             },
             "optional": {
@@ -165,15 +179,18 @@ class PlaymateEncodeAudio:
     FUNCTION = "encode"
     CATEGORY = "Playmate/audio"
     DESCRIPTION = (
-        "Encodes speech with wav2vec2 / HuBERT and resamples the 50 Hz features to the video frame rate. "
+        "Encodes speech with wav2vec2 / HuBERT and resamples the 50 Hz features to the video frame rate (JoyVASA's "
+        "embedded HuBERT: in its released 4 s windows). "
         "Also returns the frame count and the audio trimmed or padded to exactly that many frames, so video "
         "and sound stay in sync downstream."
     )
 
     def encode(self, audio, encoder, fps=25.0, layer=-1, chunk_seconds=30.0, audio_encoder_output=None):
+        if isinstance(encoder, NoEmbeddedEncoder):
+            raise ValueError(f"encoder: {encoder.message}")
         if not isinstance(encoder, AudioEncoder):
-            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER from Load Audio Encoder (Playmate), "
-                            f"got {type(encoder).__name__}")
+            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER (Load Motion Model's audio_encoder output for "
+                            f"JoyVASA, Load Audio Encoder for Playmate models), got {type(encoder).__name__}")
         if audio_encoder_output is not None:
             features = features_from_encoder_output(audio_encoder_output, audio, encoder, fps, layer)
         else:

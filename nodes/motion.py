@@ -6,18 +6,22 @@ import logging
 
 import playmate_core.motion.checkpoint as motion_checkpoint
 from playmate_core.motion.conditions import EmotionCondition, PoseSequence
-from playmate_core.motion.generation import MAX_SEED, generate_motion
+from playmate_core.motion.generation import MAX_SEED, generate_motion, model_label, resolve_sampling
 from playmate_core.motion.models.joyvasa import POSITIONAL_ENCODINGS
 from playmate_core.motion.plot import plot_motion
 from playmate_core.motion.samplers import SAMPLERS
-from playmate_core.public_models import JOYVASA_PUBLIC_NAME, JOYVASA_URL, PLAYMATE_EMOTION_NAME, PLAYMATE_STAGE1_NAME
+from playmate_core.public_models import (
+    ENCODER_BY_FAMILY, JOYVASA_PUBLIC_NAME, JOYVASA_URL, PLAYMATE_EMOTION_NAME, PLAYMATE_STAGE1_NAME,
+)
 
 from . import host
+from .audio import NoEmbeddedEncoder
 from .loaders import DEVICES, PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
 
 log = logging.getLogger(__name__)
 _models = ModelCache()
+log = logging.getLogger(__name__)
 
 CATEGORY = "Playmate/motion"
 
@@ -38,11 +42,13 @@ class PlaymateLoadMotionModel:
     DESCRIPTION = ("Loads a stage-1 motion model from models/playmate: a Playmate .safetensors (trained with this pack) "
                    "or JoyVASA's released motion_generator_hubert_chinese.pt (with motion_template.pkl beside it) or its "
                    "converted .safetensors. The file's contents say which family it is. emotion_model adds a stage-2 "
-                   "emotion controller trained on that Playmate file (needed by the Emotion node).")
+                   "emotion controller trained on that Playmate file (needed by the Emotion node). audio_encoder: "
+                   "JoyVASA's own fine-tuned HuBERT, embedded in its file, for Encode Audio (Playmate models carry "
+                   "none: use Load Audio Encoder).")
     CATEGORY = CATEGORY
     FUNCTION = "load"
-    RETURN_TYPES = ("PLAYMATE_MOTION_MODEL",)
-    RETURN_NAMES = ("motion_model",)
+    RETURN_TYPES = ("PLAYMATE_MOTION_MODEL", "PLAYMATE_AUDIO_ENCODER")
+    RETURN_NAMES = ("motion_model", "audio_encoder")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -73,9 +79,21 @@ class PlaymateLoadMotionModel:
         dtype = resolve_precision(precision, target)
         files = [path] if emotion_path is None else [path, emotion_path]
         key = (file_identity(files), str(target), str(dtype), joyvasa_positional_encoding)
-        model = _models.get_or_load(key, lambda: motion_checkpoint.load_motion_model(
+        model, encoder = _models.get_or_load(key, lambda: motion_checkpoint.load_motion_files(
             path, target, dtype, joyvasa_positional_encoding, emotion_path=emotion_path))
-        return (model,)
+        return (model, encoder if encoder is not None else _no_embedded_encoder(model))
+
+
+def _no_embedded_encoder(model) -> NoEmbeddedEncoder:
+    if model.family == "joyvasa":
+        return NoEmbeddedEncoder(
+            f"{model_label(model)} carries no embedded HuBERT (converted by an older version of the pack): convert the "
+            f"released {JOYVASA_PUBLIC_NAME} again (`python -m playmate_core convert-joyvasa`), or load the released "
+            "file itself")
+    stock = ENCODER_BY_FAMILY.get(model.audio_encoder.split("-")[0], model.audio_encoder)
+    return NoEmbeddedEncoder(
+        f"{model_label(model)} carries no audio encoder (only JoyVASA files do): connect Load Audio Encoder (Playmate) "
+        f"with the encoder it was trained with ({stock}) to Encode Audio's encoder input instead")
 
 
 class PlaymateMotionSampler:
@@ -93,8 +111,8 @@ class PlaymateMotionSampler:
                 "model": ("PLAYMATE_MOTION_MODEL", {"tooltip": "From Load Motion Model."}),
                 "source": ("PLAYMATE_SOURCE", {"tooltip": "The portrait's keypoints and motion (Extract Keypoints)."}),
                 "audio_features": ("PLAYMATE_AUDIO_FEATURES", {"tooltip": "Per-frame audio features (Encode Audio) from the encoder the model was trained with, at its fps."}),
-                "steps": ("INT", {"default": 25, "min": 1, "max": 1000, "tooltip": "Denoising steps per window. Playmate: DDIM, 25 is plenty. JoyVASA was released with 50 ancestral steps ('ddpm')."}),
-                "audio_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Audio guidance w_a: 0 ignores the audio, 1 plain conditional, above 1 follows the audio more strongly. JoyVASA's release uses 2.8."}),
+                "steps": ("INT", {"default": 0, "min": 0, "max": 1000, "tooltip": "Denoising steps per window; 0 = the model's own (JoyVASA: 50 ancestral steps as released; Playmate: 25 DDIM steps), shown in the log."}),
+                "audio_cfg": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 10.0, "step": 0.05, "tooltip": "Audio guidance w_a: 0 ignores the audio, 1 plain conditional, above 1 follows the audio more strongly; -1 = the model's own (JoyVASA: 4.0 as its app sends, its CLI uses 2.8; Playmate: 1.5), shown in the log."}),
                 "emotion_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Default emotion strength for an emotion input without a strength of its own. The Emotion node always brings its own (emotion_scale), which overrides this value; without an emotion input it has no effect."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": MAX_SEED, "control_after_generate": True, "tooltip": "Same seed and inputs give the same motion."}),
                 "pose_smoothing": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the generated head pose (not the lips): a centred Gaussian of up to 0.5 s at 1.0; 0 = off."}),
@@ -111,7 +129,9 @@ class PlaymateMotionSampler:
         if emotion is not None and emotion.guidance is not None and float(emotion_cfg) != float(emotion.guidance):
             log.info("Playmate Motion Sampler: emotion_cfg %g is overridden by the Emotion node's emotion_scale %g",
                      float(emotion_cfg), float(emotion.guidance))
-        motion = generate_motion(model, source, audio_features, steps=int(steps), audio_cfg=float(audio_cfg),
+        steps, audio_cfg, settings = resolve_sampling(model, int(steps), float(audio_cfg))
+        log.info("Playmate Motion Sampler: %s", settings)
+        motion = generate_motion(model, source, audio_features, steps=steps, audio_cfg=audio_cfg,
                                  emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
                                  pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
         return (motion,)

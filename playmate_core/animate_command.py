@@ -43,9 +43,12 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-video-expression", action="store_true",
                         help="with --pose-video: also take the face's expression (all but the lips) from the video")
     parser.add_argument("--seed", type=int, default=0, help="same seed and inputs give the same video (default 0)")
-    parser.add_argument("--steps", type=int, default=25, help="denoising steps per motion window (default 25)")
+    parser.add_argument("--steps", type=int, default=0,
+                        help="denoising steps per motion window; default 0 = the motion model's own (JoyVASA: its 50 "
+                             "ancestral steps; Playmate: 25)")
     parser.add_argument("--audio-cfg", type=float, default=None,
-                        help="audio guidance w_a; default: the motion model's published value (JoyVASA 2.8, Playmate 1.5)")
+                        help="audio guidance w_a; default: the motion model's own (JoyVASA 4.0 as its app sends, "
+                             "its CLI uses 2.8; Playmate 1.5)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: cuda, then mps, then cpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: fp16 on CUDA, fp32 elsewhere; bf16 is faster on recent CPUs")
@@ -55,9 +58,9 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--emotion-model", default=None,
                         help="stage-2 emotion controller in <models>/playmate, e.g. playmate_emotion.safetensors")
     parser.add_argument("--audio-encoder", default=None,
-                        help="folder in <models>/audio_encoders; default: the public encoder the motion model was "
-                             "trained with (JoyVASA: chinese-hubert-base; Playmate models: wav2vec2-base-960h or "
-                             "chinese-hubert-base, read from the file)")
+                        help="Playmate models only: folder in <models>/audio_encoders; default: the public encoder "
+                             "the model was trained with (wav2vec2-base-960h or chinese-hubert-base, read from the "
+                             "file). JoyVASA always uses the HuBERT embedded in its own file")
     parser.add_argument("--liveportrait", default=None, metavar="PATH",
                         help="a LivePortrait set elsewhere: a folder of the official .pth files or of Kijai's "
                              ".safetensors, or a Playmate renderer file (default: the five files in <models>/liveportrait)")
@@ -136,6 +139,7 @@ def run_animate(args: argparse.Namespace) -> int:
                               motion_mode=args.motion_mode)
     finally:
         bars.close()
+    print(f"audio features: {pipe.audio_encoder.name}; {result.sampling}", file=sys.stderr)
     stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in result.seconds.items())
     print(f"wrote {result.path}: {result.num_frames} frames at {result.fps:g} fps ({result.duration_s:.2f} s), "
           f"{result.width}x{result.height}; seconds: {stages}; total {sum(result.seconds.values()):.1f}")

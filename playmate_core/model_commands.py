@@ -20,8 +20,9 @@ def add_download_arguments(parser: argparse.ArgumentParser) -> None:
     add_models_dir_argument(parser)
     sizes = ", ".join(f"{g.key} (~{g.approx_mb} MB)" for g in GROUPS.values())
     parser.add_argument("--only", default=None, metavar="GROUPS",
-                        help=f"comma-separated groups to fetch: {sizes}; default: all but liveportrait_animal. "
-                             "`animate` with the default models needs liveportrait,hubert,joyvasa")
+                        help=f"comma-separated groups to fetch: {sizes}, or all; default: liveportrait,joyvasa "
+                             "(what `animate` and the workflows' default models need: JoyVASA carries its own HuBERT; "
+                             "hubert / wav2vec2 are for Playmate models; liveportrait_animal only when named)")
     parser.add_argument("--force", action="store_true",
                         help="download again even when a file is present and verified")
 

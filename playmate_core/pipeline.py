@@ -1,6 +1,6 @@
 """One portrait and a speech clip -> a talking-head MP4, from Python, with the same library calls the nodes make.
 
-    pipe = TalkingHeadPipeline.from_files("models")            # JoyVASA + chinese-hubert-base + LivePortrait
+    pipe = TalkingHeadPipeline.from_files("models")            # JoyVASA (with its own HuBERT) + LivePortrait
     result = pipe.animate("portrait.png", "speech.wav", "out.mp4", seed=0)
     print(result.path, result.num_frames, result.seconds)
 
@@ -32,19 +32,17 @@ from .implicit.checkpoints import NETWORKS, RendererFiles, find_renderer_files
 from .implicit.extract import extract_portrait_source
 from .implicit.renderer import load_renderer
 from .implicit.source import SourceFeatures
-from .motion.checkpoint import load_motion_model
+from .motion.checkpoint import load_motion_files
 from .motion.conditions import EmotionCondition, PoseSequence
 from .motion.emotion_schedule import check_reference_indices, label_weights, parse_schedule
 from .motion.expression_reference import reference_expressions
-from .motion.generation import generate_motion
+from .motion.generation import generate_motion, model_label, resolve_sampling
 from .motion.sequence import MotionSequence
 from .pose import PoseEstimate, pose_from_driving
-from .public_models import ENCODER_GROUPS, GROUPS, JOYVASA_PUBLIC_NAME, missing_files
+from .public_models import ENCODER_BY_FAMILY, ENCODER_GROUPS, GROUPS, JOYVASA_PUBLIC_NAME, missing_files
 from .render import Compositor, RenderOptions, render_video
 
 DEFAULT_MOTION_MODEL = JOYVASA_PUBLIC_NAME
-DEFAULT_AUDIO_ENCODER = "chinese-hubert-base"
-ENCODER_BY_FAMILY = {"hubert": "chinese-hubert-base", "wav2vec2": "wav2vec2-base-960h"}
 ENCODE_CHUNK_SECONDS = 30.0
 StageProgress = Callable[[str, int, int], None]
 
@@ -70,7 +68,7 @@ class ModelPaths:
     """Where each model of a pipeline comes from (absolute paths)."""
 
     renderer: RendererFiles
-    audio_encoder: str
+    audio_encoder: str | None  # None: the encoder embedded in the motion-model file (JoyVASA)
     motion_model: str
     emotion_model: str | None = None
 
@@ -78,12 +76,17 @@ class ModelPaths:
     def locate(cls, models_dir: str, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
                audio_encoder: str | None = None, liveportrait: str | None = None) -> "ModelPaths":
         """Paths in a models folder; raises MissingModelsError listing every absent file at once.
-        audio_encoder None: the public encoder of the motion model's encoder family. liveportrait: a LivePortrait
+        audio_encoder None: JoyVASA's embedded HuBERT for JoyVASA files, else the public encoder of the Playmate
+        model's encoder family (read from its header). liveportrait: a LivePortrait
         set anywhere, in any accepted layout (a folder or one of its files); None: <models>/liveportrait."""
         missing: list[tuple[str, str | None]] = []
         groups: list[str] = []
         playmate = os.path.join(models_dir, "playmate")
         motion = os.path.join(playmate, motion_model)
+        if audio_encoder and is_joyvasa_file(motion):  # before anything is fetched for it
+            raise ValueError(f"audio_encoder {audio_encoder!r}: JoyVASA ({motion_model}) is driven by the HuBERT "
+                             "embedded in its own file and takes no other encoder; leave audio_encoder unset "
+                             "(animate: drop --audio-encoder)")
         audio_encoder = audio_encoder or default_encoder_for(motion)
 
         def need(group_key: str, folder: str, names=None):
@@ -100,11 +103,11 @@ class ModelPaths:
             renderer = RendererFiles({n: os.path.join(lp.folder(models_dir), f"{n}.safetensors") for n in NETWORKS},
                                      "kijai")
             need("liveportrait", lp.folder(models_dir))
-        encoder = os.path.join(models_dir, "audio_encoders", audio_encoder)
+        encoder = os.path.join(models_dir, "audio_encoders", audio_encoder) if audio_encoder else None
         if audio_encoder in ENCODER_GROUPS:
             if not is_complete_folder(encoder):
                 need(ENCODER_GROUPS[audio_encoder].key, encoder)
-        elif not os.path.exists(encoder):
+        elif encoder is not None and not os.path.exists(encoder):
             missing.append((encoder, None))
         if motion_model == JOYVASA_PUBLIC_NAME:
             need("joyvasa", playmate)
@@ -118,20 +121,34 @@ class ModelPaths:
         return cls(renderer, encoder, motion, emotion)
 
 
-def default_encoder_for(motion_path: str) -> str:
-    """The public encoder of the family a motion-model file was trained on (read from its header only;
-    JoyVASA's release and unknown files: chinese-hubert-base)."""
-    if not (motion_path.endswith(".safetensors") and os.path.isfile(motion_path)):
-        return DEFAULT_AUDIO_ENCODER
+def _header_config(motion_path: str) -> dict:
+    """A motion .safetensors' metadata (empty when unreadable: the loader says why)."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(motion_path, framework="pt") as f:
-            config = json.loads((f.metadata() or {}).get("config", "{}"))
+            return dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError):
-        return DEFAULT_AUDIO_ENCODER  # the loader reports what is wrong with the file
-    family = str(config.get("audio_encoder", "")).split("-")[0]
-    return ENCODER_BY_FAMILY.get(family, DEFAULT_AUDIO_ENCODER)
+        return {}
+
+
+def is_joyvasa_file(motion_path: str) -> bool:
+    """JoyVASA's released .pt (the only pickled motion format) or a converted JoyVASA .safetensors."""
+    if motion_path.endswith(".safetensors"):
+        return os.path.isfile(motion_path) and _header_config(motion_path).get("family") == "joyvasa"
+    return motion_path.endswith((".pt", ".pth", ".bin", ".ckpt"))
+
+
+def default_encoder_for(motion_path: str) -> str | None:
+    """The public encoder of the family a Playmate motion-model file was trained on (read from its header only);
+    None for JoyVASA files (they carry their own HuBERT) and for files that cannot be read (the loader says why)."""
+    if not (motion_path.endswith(".safetensors") and os.path.isfile(motion_path)):
+        return None
+    try:
+        config = json.loads(_header_config(motion_path).get("config", "{}"))
+    except ValueError:
+        return None
+    return ENCODER_BY_FAMILY.get(str(config.get("audio_encoder", "")).split("-")[0])
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,7 @@ class AnimationResult:
     seconds: dict[str, float]
     motion: MotionSequence
     pose_report: str | None = None
+    sampling: str = ""  # the sampler settings used, e.g. "... 50 steps (the model's own), audio_cfg 4 (...)"
 
 
 @dataclass
@@ -167,15 +185,16 @@ class TalkingHeadPipeline:
                    detector: str = "auto", joyvasa_positional_encoding: str = "released",
                    liveportrait: str | None = None) -> "TalkingHeadPipeline":
         """Load every model from a models folder (names are file / folder names inside its subfolders).
-        audio_encoder None: the public encoder the motion model was trained with (JoyVASA: chinese-hubert-base)."""
+        audio_encoder None: the encoder the motion model was trained with (JoyVASA: the HuBERT embedded in its
+        file, with the release windowing; Playmate: the public encoder of its family). JoyVASA takes no other."""
         start = time.perf_counter()
         paths = ModelPaths.locate(models_dir, motion_model, emotion_model, audio_encoder, liveportrait)
         target = resolve_device(device)
         dtype = resolve_precision(precision, target)
         renderer = load_renderer(paths.renderer, target, dtype)
-        encoder = load_audio_encoder(paths.audio_encoder, dtype=dtype, device=target)
-        model = load_motion_model(paths.motion_model, target, dtype, joyvasa_positional_encoding,
-                                  emotion_path=paths.emotion_model)
+        model, embedded = load_motion_files(paths.motion_model, target, dtype, joyvasa_positional_encoding,
+                                            emotion_path=paths.emotion_model)
+        encoder = _choose_encoder(model, embedded, audio_encoder, paths.audio_encoder, target, dtype)
         return cls(renderer, encoder, model, MediaPipeFaceDetector(detector, target),
                    load_seconds=time.perf_counter() - start)
 
@@ -206,13 +225,14 @@ class TalkingHeadPipeline:
                                  self.renderer, float(features.fps), int(features.num_frames), smoothing, policy,
                                  progress=progress, expression=expression)
 
-    def generate(self, source: SourceFeatures, features: AudioFeatures, *, seed: int = 0, steps: int = 25,
+    def generate(self, source: SourceFeatures, features: AudioFeatures, *, seed: int = 0, steps: int = 0,
                  audio_cfg: float | None = None, emotion: EmotionCondition | None = None, emotion_cfg: float = 1.5,
                  pose: PoseSequence | None = None, pose_smoothing: float = 0.2, sampler: str = "auto",
                  progress: Callable[[int, int], None] | None = None) -> MotionSequence:
-        """Motion Sampler. audio_cfg None = the model family's published value (JoyVASA 2.8, Playmate 1.5)."""
-        w_a = self.motion_model.default_audio_cfg if audio_cfg is None else float(audio_cfg)
-        return generate_motion(self.motion_model, source, features, steps=int(steps), audio_cfg=w_a,
+        """Motion Sampler. steps 0 / audio_cfg None = the model's own (JoyVASA 50 ancestral steps and w_a 4.0 as its
+        app sends; Playmate 25 DDIM steps and 1.5)."""
+        steps, w_a, _ = resolve_sampling(self.motion_model, int(steps), -1.0 if audio_cfg is None else audio_cfg)
+        return generate_motion(self.motion_model, source, features, steps=steps, audio_cfg=w_a,
                                emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
                                pose_smoothing=float(pose_smoothing), sampler=sampler, progress=progress)
 
@@ -227,7 +247,7 @@ class TalkingHeadPipeline:
     def animate(self, portrait, audio, out_path: str, *, emotion: str | EmotionCondition | None = None,
                 emotion_scale: float = 1.5, emotion_schedule: str = "", emotion_reference=None,
                 emotion_lip_weight: float = 0.0, pose_video=None, pose_video_expression: bool = False, seed: int = 0,
-                steps: int = 25, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
+                steps: int = 0, audio_cfg: float | None = None, face_index: int = 0, batch_size: int = 8,
                 paste_back: bool = True, crf: int = 18, progress: StageProgress | None = None,
                 crop_mode: str = "face", box: Region | None = None, letterbox: bool = False,
                 motion_mode: str = "auto") -> AnimationResult:
@@ -253,6 +273,7 @@ class TalkingHeadPipeline:
         if pose_video is not None:
             with stages("pose") as report:
                 estimate = self.driving_pose(pose_video, features, progress=report, expression=pose_video_expression)
+        steps, audio_cfg, sampling = resolve_sampling(self.motion_model, int(steps), -1.0 if audio_cfg is None else audio_cfg)
         with stages("motion") as report:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)
@@ -263,7 +284,7 @@ class TalkingHeadPipeline:
                                  progress=report)
         return AnimationResult(video.path, video.num_frames, video.fps, video.width, video.height,
                                video.num_frames / video.fps, dict(stages.seconds), motion,
-                               estimate.summary() if estimate else None)
+                               estimate.summary() if estimate else None, sampling)
 
     def reference_expressions(self, references) -> torch.Tensor:
         """Reference photos (paths or IMAGEs) -> their expressions [R, 63] (see motion.expression_reference)."""
@@ -286,6 +307,24 @@ class TalkingHeadPipeline:
         check_reference_indices(ranges, 0 if expressions is None else int(expressions.shape[0]))
         return EmotionCondition(label_weights(emotion or "neutral")[None], float(scale), ranges, expressions,
                                 float(lip_weight))
+
+
+def _choose_encoder(model, embedded, requested: str | None, path: str | None, device, dtype):
+    """The audio encoder that drives ``model``: JoyVASA's embedded one (never another), else the one at path."""
+    if model.family == "joyvasa":
+        if requested:  # a JoyVASA file under an unusual name: ModelPaths.locate could not tell
+            raise ValueError(f"audio_encoder {requested!r}: {model_label(model)} is driven by the HuBERT embedded in its "
+                             "own file and takes no other encoder; leave audio_encoder unset (animate: drop "
+                             "--audio-encoder)")
+        if embedded is None:
+            raise ValueError(f"{model_label(model)} carries no embedded HuBERT (converted by an older version of the "
+                             f"pack): convert the released {JOYVASA_PUBLIC_NAME} again with `convert-joyvasa`, or use "
+                             "the released file")
+        return embedded
+    if path is None:
+        raise ValueError(f"{model_label(model)} does not say which audio encoder it was trained with: choose one "
+                         "(animate: --audio-encoder)")
+    return load_audio_encoder(path, dtype=dtype, device=device)
 
 
 class _StageClock:

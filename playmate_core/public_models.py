@@ -8,7 +8,8 @@ A models folder has ComfyUI's layout (ComfyUI's own ``models/`` folder works as 
     <models>/playmate/motion_generator_hubert_chinese.pt, motion_template.pkl   (JoyVASA)
 
 Groups (the names of ``python -m playmate_core download --only``): liveportrait, hubert, wav2vec2, joyvasa
-(the default set), and liveportrait_animal (fetched only when named).
+(default: liveportrait, joyvasa; hubert and wav2vec2 are the stock encoders Playmate models train on;
+liveportrait_animal is fetched only when named).
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class ModelGroup:
     subfolder: str
     files: tuple[RemoteFile, ...]
     approx_mb: int
-    by_default: bool = True  # fetched when no group is named
 
     def folder(self, models_dir: str) -> str:
         return os.path.join(models_dir, self.kind, self.subfolder) if self.subfolder else os.path.join(models_dir, self.kind)
@@ -61,9 +61,13 @@ GROUPS: dict[str, ModelGroup] = {
     "wav2vec2": _encoder_group("wav2vec2", "wav2vec2-base-960h"),
     "joyvasa": ModelGroup("joyvasa", "JoyVASA motion generator", "playmate", "", JOYVASA_FILES, 415),
     "liveportrait_animal": ModelGroup("liveportrait_animal", "LivePortrait animal networks (Kijai's animal/ folder)",
-                                      "liveportrait", ANIMAL_FOLDER, tuple(ANIMAL_FILES.values()), 520, by_default=False),
+                                      "liveportrait", ANIMAL_FOLDER, tuple(ANIMAL_FILES.values()), 520),
 }
 ENCODER_GROUPS = {group.subfolder: group for group in GROUPS.values() if group.kind == "audio_encoders"}
+# what the default graph and `animate` run on: JoyVASA brings its own HuBERT, so no stock encoder
+DEFAULT_GROUPS = ("liveportrait", "joyvasa")
+# the public encoder of each family a Playmate model can be trained on (JoyVASA carries its own HuBERT)
+ENCODER_BY_FAMILY = {"hubert": "chinese-hubert-base", "wav2vec2": "wav2vec2-base-960h"}
 
 
 def default_models_dir() -> str:
@@ -83,9 +87,11 @@ def missing_files(group: ModelGroup, models_dir: str) -> list[RemoteFile]:
 
 
 def parse_groups(text: str | None) -> list[ModelGroup]:
-    """'liveportrait,hubert' -> groups; None or '' -> the default ones (all but liveportrait_animal)."""
+    """'liveportrait,hubert' -> groups; 'all' -> every group; None or '' -> DEFAULT_GROUPS."""
     if not text:
-        return [group for group in GROUPS.values() if group.by_default]
+        return [GROUPS[k] for k in DEFAULT_GROUPS]
+    if text.strip().lower() == "all":
+        return list(GROUPS.values())
     keys = [k.strip().lower() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in GROUPS]
     if unknown:

@@ -8,12 +8,14 @@ A models folder with tiny weights under the public file names, for end-to-end ru
 
     models/liveportrait/{appearance_feature_extractor,...}.safetensors      Kijai's layout (tests/lp_weights.py)
     models/liveportrait/animal/...                                          the same, another seed (the animal set)
-    models/audio_encoders/{chinese-hubert-base,wav2vec2-base-960h}/         HF folders (tests/audio_weights.py)
+    models/audio_encoders/wav2vec2-base-960h/                               HF folder (tests/audio_weights.py)
     models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
     models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
 
 The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
-with a small denoiser (the loader reads the architecture from the file) and no embedded HuBERT.
+with a small denoiser (the loader reads the architecture from the file) and a small embedded HuBERT
+(``audio_encoder.*``, tests/audio_weights.py's one-layer 128-wide model). There is no chinese-hubert-base:
+JoyVASA runs on its own encoder, so a graph or command that asks for the stock one fails.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "mot
     for key, shape, dtype, canonical in mc.dit_entries(hubert, "parametrizations", dit):
         if not key.startswith("audio_encoder."):
             state[key] = mc.value_for(key, canonical, shape, dtype, 0, dit)
+    embedded = hf_state_dict(tiny_hf_config("hubert", layers=1), seed=2, weight_norm="parametrizations")
+    state.update({"audio_encoder." + k: v for k, v in embedded.items()})
     args = mc.released_args()
     args.feature_dim = dit["feature_dim"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,10 +86,9 @@ def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
     """Every model the example workflows name, tiny, in their public places."""
     write_tiny_kijai_set(root / "liveportrait")
     write_tiny_kijai_set(root / "liveportrait" / "animal", seed=ANIMAL_SEED)
-    for name, family in (("chinese-hubert-base", "hubert"), ("wav2vec2-base-960h", "wav2vec2")):
-        config = tiny_hf_config(family)
-        write_hf_folder(str(root / "audio_encoders" / name), config, hf_state_dict(config, seed=1),
-                        do_normalize=family == "wav2vec2")
+    config = tiny_hf_config("wav2vec2")
+    write_hf_folder(str(root / "audio_encoders" / "wav2vec2-base-960h"), config, hf_state_dict(config, seed=1),
+                    do_normalize=True)
     write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
     write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors", root / "playmate" / "playmate_emotion.safetensors")
     return root

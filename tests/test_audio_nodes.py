@@ -175,7 +175,7 @@ def test_bad_inputs_name_the_input(nodes, encoder_dir):
         encode(nodes, {"waveform": torch.zeros(1, 1, 100), "sample_rate": 0}, encoder)
     with pytest.raises(AudioInputError, match="audio has 6 channels"):
         encode(nodes, {"waveform": torch.zeros(1, 6, 100), "sample_rate": 16000}, encoder)
-    with pytest.raises(TypeError, match="encoder: expected a PLAYMATE_AUDIO_ENCODER from Load Audio Encoder"):
+    with pytest.raises(TypeError, match=r"encoder: expected a PLAYMATE_AUDIO_ENCODER \(Load Motion Model's audio_encoder output for JoyVASA, Load Audio Encoder for Playmate models\)"):
         encode(nodes, {"waveform": torch.zeros(1, 1, 100), "sample_rate": 16000}, "wav2vec2")
     with pytest.raises(ValueError, match="layer 7 does not exist"):
         encode(nodes, {"waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}, encoder, layer=7)

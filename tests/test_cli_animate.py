@@ -31,8 +31,9 @@ FPS = 25
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """A models folder in the host layout: tiny LivePortrait set, a HuBERT (768 wide, as JoyVASA needs) under
-    chinese-hubert-base, JoyVASA's two public files and a tiny Playmate stage-1 + stage-2 pair."""
+    """A models folder in the host layout: tiny LivePortrait set, JoyVASA's two public files (with an embedded
+    HuBERT, no transformer layers), a tiny Playmate stage-1 + stage-2 pair trained on HuBERT features and a HuBERT
+    (768 wide) under chinese-hubert-base for it."""
     root = tmp_path_factory.mktemp("models")
     write_tiny_kijai_set(root / "liveportrait")
     write_tiny_kijai_set(root / "liveportrait" / "animal", seed=1)
@@ -75,15 +76,20 @@ def portrait_path():
     return str(shared_path("media", "portraits", "astronaut_512x512.png"))
 
 
-def animate(models, *extra):
-    return cli_main(["animate", "--models-dir", str(models), "--device", "cpu", "--precision", "fp32", "--steps", "3",
-                     *extra])
+def animate(models, *extra, steps: str | None = "3"):
+    return cli_main(["animate", "--models-dir", str(models), "--device", "cpu", "--precision", "fp32",
+                     *(["--steps", steps] if steps else []), *extra])
 
 
-def test_animate_end_to_end_with_the_default_public_models(models, tmp_path, capsys):
+def test_animate_end_to_end_with_the_default_public_models(models, tmp_path, capsys, monkeypatch):
+    """Defaults everywhere: JoyVASA with its embedded HuBERT (never the stock chinese-hubert-base, which is here
+    for the Playmate pair and is made unreadable), its 50 ancestral steps and the app's audio guidance 4.0."""
+    monkeypatch.setattr("playmate_core.pipeline.load_audio_encoder",
+                        lambda *a, **k: pytest.fail("animate loaded a stock audio encoder for JoyVASA"))
     audio = speech_clip(tmp_path, 1.0)
     out = tmp_path / "out" / "talking.mp4"
-    assert animate(models, "--portrait", portrait_path(), "--audio", audio, "--out", str(out), "--seed", "3") == 0
+    assert animate(models, "--portrait", portrait_path(), "--audio", audio, "--out", str(out), "--seed", "3",
+                   steps=None) == 0
     with wave.open(audio) as clip:
         duration = clip.getnframes() / clip.getframerate()
     frames, width, height, audio_seconds = probe(str(out))
@@ -93,6 +99,9 @@ def test_animate_end_to_end_with_the_default_public_models(models, tmp_path, cap
     assert os.listdir(out.parent) == ["talking.mp4"]  # the temporary file was renamed, nothing else left
     captured = capsys.readouterr()
     assert f"wrote {out}: 25 frames at 25 fps" in captured.out and "render" in captured.out
+    assert ("audio features: motion_generator_hubert_chinese.pt's embedded HuBERT; motion model "
+            "'motion_generator_hubert_chinese.pt' (joyvasa): 50 steps (the model's own), audio_cfg 4 (the model's own)"
+            in captured.err)
     for stage in ("portrait", "audio", "motion", "render"):
         assert stage in captured.err  # a progress line per stage on stderr
 
@@ -116,7 +125,7 @@ def test_pipeline_gives_the_node_graphs_motion_with_emotion_schedule_and_driving
     (source,) = n["PlaymateExtractKeypoints"]().extract(renderer, portrait)
     (encoder,) = n["PlaymateLoadAudioEncoder"]().load("chinese-hubert-base", "fp32", "cpu", "auto")
     features, _, _ = n["PlaymateEncodeAudio"]().encode(load_audio_file(audio), encoder, 25.0, -1, 30.0)
-    (model,) = n["PlaymateLoadMotionModel"]().load("playmate_motion.safetensors", "cpu", "fp32", "released",
+    model, _ = n["PlaymateLoadMotionModel"]().load("playmate_motion.safetensors", "cpu", "fp32", "released",
                                                    "playmate_emotion.safetensors")
     (emotion,) = n["PlaymateEmotion"]().build("happy", 1.5, "none", 0.5, "0 0.2 sad")
     pose, _, _ = n["PlaymatePoseFromVideo"]().estimate(renderer, "auto", 0.3, "loop", 25.0, 25.0, video=video,
@@ -164,11 +173,11 @@ def test_missing_models_are_listed_with_the_download_command(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     for path in (empty / "liveportrait" / "warping_module.safetensors",
-                 empty / "audio_encoders" / "chinese-hubert-base" / "pytorch_model.bin",
                  empty / "playmate" / "motion_generator_hubert_chinese.pt", empty / "playmate" / "motion_template.pkl"):
         assert str(path) in err
     assert "huggingface.co/Kijai/LivePortrait_safetensors" in err
-    assert f"python -m playmate_core download --models-dir {empty} --only liveportrait,hubert,joyvasa" in err
+    assert "hubert-base" not in err and "audio_encoders" not in err  # JoyVASA brings its own encoder
+    assert f"python -m playmate_core download --models-dir {empty} --only liveportrait,joyvasa" in err
 
 
 def test_missing_public_models_are_fetched_first_then_the_video_is_made(models, tmp_path, monkeypatch, capsys):
@@ -188,7 +197,7 @@ def test_missing_public_models_are_fetched_first_then_the_video_is_made(models, 
     out = tmp_path / "fetched.mp4"
     code = animate(empty, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out))
     assert code == 0 and out.is_file(), capsys.readouterr().err
-    assert asked == ["liveportrait,hubert,joyvasa"]
+    assert asked == ["liveportrait,joyvasa"]
 
 
 def test_missing_public_models_offline_list_each_failed_download(tmp_path, monkeypatch, capsys):
@@ -203,7 +212,7 @@ def test_missing_public_models_offline_list_each_failed_download(tmp_path, monke
                    str(tmp_path / "x.mp4"))
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and not (tmp_path / "x.mp4").exists()
-    assert "fetching the missing public models (liveportrait, hubert, joyvasa)" in err
+    assert "fetching the missing public models (liveportrait, joyvasa)" in err
     assert "could not be downloaded" in err and "motion_generator_hubert_chinese.pt" in err
     assert str(empty / "liveportrait") in err
 
@@ -215,18 +224,18 @@ def test_default_encoder_follows_the_motion_models_training(tmp_path):
         ModelPaths.locate(str(tmp_path), motion_model="playmate_motion.safetensors")
     assert info.value.groups == ["liveportrait", "wav2vec2"]
     assert str(tmp_path / "audio_encoders" / "wav2vec2-base-960h" / "config.json") in str(info.value)
-    assert default_encoder_for(str(tmp_path / "playmate" / "motion_generator_hubert_chinese.pt")) == "chinese-hubert-base"
+    assert default_encoder_for(str(tmp_path / "playmate" / "motion_generator_hubert_chinese.pt")) is None  # its own
 
 
 def test_liveportrait_set_elsewhere_in_the_official_layout(models, tmp_path):
     base = write_official_layout(random_official_states(RendererConfig.tiny()), tmp_path / "LivePortrait")
     paths = ModelPaths.locate(str(models), liveportrait=str(base))
-    assert paths.renderer.layout == "official" and paths.audio_encoder.endswith("chinese-hubert-base")
+    assert paths.renderer.layout == "official" and paths.audio_encoder is None  # JoyVASA's embedded HuBERT
     empty = tmp_path / "empty"
     (empty / "playmate").mkdir(parents=True)
     with pytest.raises(MissingModelsError) as info:  # no <models>/liveportrait needed, the rest still listed
         ModelPaths.locate(str(empty), liveportrait=str(base))
-    assert info.value.groups == ["hubert", "joyvasa"]
+    assert info.value.groups == ["joyvasa"]
 
 
 def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, capsys):
@@ -322,3 +331,12 @@ def test_animate_applies_joyvasa_motion_in_the_official_app_mode_by_default(mode
     assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
                    *flag) == 0
     assert used == ([expected] if expected else [])
+
+
+def test_stock_hubert_for_joyvasa_is_refused_before_anything_is_fetched(models, tmp_path, capsys):
+    code = animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out",
+                   str(tmp_path / "x.mp4"), "--audio-encoder", "chinese-hubert-base")
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "fetching" not in err and not (tmp_path / "x.mp4").exists()
+    assert ("audio_encoder 'chinese-hubert-base': JoyVASA (motion_generator_hubert_chinese.pt) is driven by the HuBERT "
+            "embedded in its own file") in err and "drop --audio-encoder" in err

@@ -230,3 +230,12 @@ def test_public_catalog_matches_the_pack_metadata():
     assert {f.url for f in group.files} == urls and all(f.size for f in group.files)
     assert [f.name for f in public_models.GROUPS["joyvasa"].files] == ["motion_generator_hubert_chinese.pt",
                                                                        "motion_template.pkl"]
+
+
+def test_download_defaults_to_what_the_default_graph_needs():
+    """JoyVASA carries its own HuBERT: by default no stock encoder is fetched; `all` still offers them."""
+    from playmate_core.public_models import parse_groups
+
+    assert [g.key for g in parse_groups(None)] == ["liveportrait", "joyvasa"]
+    assert [g.key for g in parse_groups("all")] == ["liveportrait", "hubert", "wav2vec2", "joyvasa", "liveportrait_animal"]
+    assert [g.key for g in parse_groups("hubert")] == ["hubert"]

@@ -110,8 +110,8 @@ def test_loader_node_emotion_model_input(pack, models_dir):
     assert required["emotion_model"][0] == ["none", "playmate_emotion.safetensors", "playmate_motion.safetensors"]
     assert required["emotion_model"][1]["default"] == "none"
     node = node_cls()
-    (plain,) = node.load("playmate_motion.safetensors", "cpu", "fp32", "released", "none")
-    (paired,) = node.load("playmate_motion.safetensors", "cpu", "fp32", "released", "playmate_emotion.safetensors")
+    plain, _ = node.load("playmate_motion.safetensors", "cpu", "fp32", "released", "none")
+    paired, _ = node.load("playmate_motion.safetensors", "cpu", "fp32", "released", "playmate_emotion.safetensors")
     assert plain.supports_emotion is False and paired.supports_emotion is True
     with pytest.raises(CheckpointError, match="choose it in emotion_model"):
         node.load("playmate_emotion.safetensors", "cpu", "fp32", "released", "none")

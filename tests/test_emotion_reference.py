@@ -52,9 +52,10 @@ def source_features(seed: int = 0) -> SourceFeatures:
     return SourceFeatures(torch.zeros(1, 1), 0.3 * torch.randn(1, 21, 3, generator=g), motion)
 
 
-def features(frames: int, seed: int = 1) -> AudioFeatures:
+def features(frames: int, seed: int = 1, encoder: str = "chinese-hubert-base") -> AudioFeatures:
+    """Random 768-d features labelled as the given encoder's (JoyVASA accepts only its embedded HuBERT's label)."""
     g = torch.Generator().manual_seed(seed)
-    return AudioFeatures(torch.randn(1, frames, 768, generator=g), FPS, frames, frames / FPS, "chinese-hubert-base")
+    return AudioFeatures(torch.randn(1, frames, 768, generator=g), FPS, frames, frames / FPS, encoder)
 
 
 def references(count: int = 2, seed: int = 2) -> torch.Tensor:
@@ -62,7 +63,9 @@ def references(count: int = 2, seed: int = 2) -> torch.Tensor:
 
 
 def sample(model, emotion=None, frames: int = 30, **kwargs):
-    return generate_motion(model, source_features(), features(frames), steps=2, seed=5, emotion=emotion, **kwargs)
+    encoder = model.audio_encoder if model.family == "joyvasa" else "chinese-hubert-base"
+    return generate_motion(model, source_features(), features(frames, encoder=encoder), steps=2, seed=5, emotion=emotion,
+                           **kwargs)
 
 
 def test_schedule_terms_name_references_and_blend_them_like_labels():

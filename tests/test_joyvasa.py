@@ -218,7 +218,8 @@ def test_motion_application_matches_the_official_keypoints():
 def test_embedded_hubert_features_match_the_official_audio_path(mc, golden_small):
     """The released per-window audio path (double reflect pad, HuBERT last hidden state, 200 -> 100 frames) through
     the pack's audio encoder, with the golden checkpoint's 2-layer HuBERT."""
-    from playmate_core.motion.joyvasa_audio import joyvasa_audio_encoder, joyvasa_audio_features, window_features
+    from playmate_core.audio.windowed import window_features, windowed_features
+    from playmate_core.motion.joyvasa_audio import joyvasa_audio_encoder
 
     state = {"audio_encoder." + k: v for k, v in mc.make_hubert_state_dict(2, "legacy", seed=0).items()}
     encoder = joyvasa_audio_encoder(state)
@@ -227,5 +228,5 @@ def test_embedded_hubert_features_match_the_official_audio_path(mc, golden_small
         for w in (0, 1):
             feats = window_features(encoder, golden_small[f"hubert.w{w}.input"], 100)
             assert rel(feats, golden_small[f"hubert.w{w}.resampled"]) < 1e-5
-        clip = joyvasa_audio_features(encoder, golden_small["in.audio_16k"][:16000 + 100])
-    assert clip.features.shape == (1, 26, 768) and clip.num_frames == 26 and "hubert" in clip.encoder
+        clip = windowed_features(encoder, golden_small["in.audio_16k"][:16000 + 100])
+    assert clip.features.shape == (1, 26, 768) and clip.num_frames == 26 and clip.encoder == "joyvasa-hubert"

@@ -28,7 +28,10 @@ def test_node_contract(pack):
                 assert options.get("tooltip"), f"{name}.{input_name} has no tooltip"
         assert node.CATEGORY.startswith("Playmate") and node.DESCRIPTION
     assert nodes["PlaymateMotionSampler"].RETURN_TYPES == ("PLAYMATE_MOTION",)
-    assert nodes["PlaymateLoadMotionModel"].RETURN_TYPES == ("PLAYMATE_MOTION_MODEL",)
+    assert nodes["PlaymateLoadMotionModel"].RETURN_TYPES == ("PLAYMATE_MOTION_MODEL", "PLAYMATE_AUDIO_ENCODER")
+    assert nodes["PlaymateLoadMotionModel"].RETURN_NAMES == ("motion_model", "audio_encoder")
+    # saved workflows keep their explicit values; the defaults mean "the loaded model's own"
+    assert sampler["required"]["steps"][1]["default"] == 0 and sampler["required"]["audio_cfg"][1]["default"] == -1.0
 
 
 def test_load_sample_and_plot(pack, models_dir, tmp_path):
@@ -42,7 +45,7 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     # the public and default-trained names are always offered (shared workflows validate); trainer state is not a model
     assert inputs["model_name"][0] == ["motion_generator_hubert_chinese.pt", "playmate_motion.safetensors", "tiny.safetensors"]
     assert inputs["emotion_model"][0] == ["none", "playmate_emotion.safetensors", "tiny.safetensors"]
-    (model,) = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
+    model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
     feats = AudioFeatures(torch.randn(1, 50, 16), 25.0, 50, 2.0, "wav2vec2-base")
     before = feats.features.clone()
@@ -58,6 +61,40 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     assert coloured > 500  # the curves are drawn
     with pytest.raises(ValueError, match="batch_index 3"):
         nodes["PlaymatePlotMotion"]().plot(motion, 640, 480, 3)
+
+
+def test_sampler_defaults_are_the_models_own_and_logged(pack, models_dir, caplog):
+    """steps 0 / audio_cfg -1 give exactly the Playmate model's published 25 DDIM steps and w_a 1.5."""
+    folder = models_dir / "playmate"
+    folder.mkdir()
+    torch.manual_seed(0)
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    nodes = pack.NODE_CLASS_MAPPINGS
+    model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
+    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
+    feats = AudioFeatures(torch.randn(1, 12, 16), 25.0, 12, 0.48, "wav2vec2-base")
+    sampler = nodes["PlaymateMotionSampler"]()
+    with caplog.at_level("INFO"):
+        (own,) = sampler.sample(model, source, feats, 0, -1.0, 1.5, 5, 0.2)
+    assert "motion model 'tiny.safetensors' (playmate): 25 steps (the model's own), audio_cfg 1.5 (the model's own)" \
+        in caplog.text
+    (explicit,) = sampler.sample(model, source, feats, 25, 1.5, 1.5, 5, 0.2)
+    (other,) = sampler.sample(model, source, feats, 10, 1.5, 1.5, 5, 0.2)
+    assert torch.equal(own.motion, explicit.motion) and not torch.equal(own.motion, other.motion)
+
+
+def test_playmate_models_carry_no_audio_encoder_and_encode_audio_says_what_to_connect(pack, models_dir):
+    folder = models_dir / "playmate"
+    folder.mkdir()
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    nodes = pack.NODE_CLASS_MAPPINGS
+    _, encoder = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
+    audio = {"waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}
+    with pytest.raises(ValueError) as info:
+        nodes["PlaymateEncodeAudio"]().encode(audio, encoder)
+    assert str(info.value) == ("encoder: motion model 'tiny.safetensors' (playmate) carries no audio encoder (only "
+                               "JoyVASA files do): connect Load Audio Encoder (Playmate) with the encoder it was "
+                               "trained with (wav2vec2-base-960h) to Encode Audio's encoder input instead")
 
 
 def test_missing_model_file_is_named(pack, models_dir):
@@ -85,3 +122,27 @@ def test_missing_trained_playmate_files_say_how_to_train_them(pack, models_dir, 
         node.load(model_name, "cpu", "fp32", "released", emotion_model)
     message = str(info.value)
     assert "train stage1" in message and "train stage2" in message and str(models_dir / "playmate") in message
+
+
+def test_encoder_mismatch_names_the_users_files(pack, models_dir):
+    """Load Audio Encoder at its default (wav2vec2-base-960h) into a Playmate model trained on HuBERT features: the
+    message names both files as the user chose them, not internal ids such as 'wav2vec2-2x128'."""
+    import audio_weights as AW
+
+    config = AW.tiny_hf_config("wav2vec2")
+    AW.write_hf_folder(str(models_dir / "audio_encoders" / "wav2vec2-base-960h"), config, AW.hf_state_dict(config, seed=1))
+    (models_dir / "playmate").mkdir()
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=128, audio_encoder="hubert")),
+                      str(models_dir / "playmate" / "hubert_tiny.safetensors"))
+    nodes = pack.NODE_CLASS_MAPPINGS
+    encoder_name = nodes["PlaymateLoadAudioEncoder"].INPUT_TYPES()["required"]["encoder_name"][1]["default"]
+    (encoder,) = nodes["PlaymateLoadAudioEncoder"]().load(encoder_name, "fp32", "cpu", "auto")
+    features, _, _ = nodes["PlaymateEncodeAudio"]().encode({"waveform": torch.zeros(1, 1, 3200), "sample_rate": 16000},
+                                                           encoder)
+    model, _ = nodes["PlaymateLoadMotionModel"]().load("hubert_tiny.safetensors", "cpu", "fp32", "released")
+    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
+    with pytest.raises(ValueError) as info:
+        nodes["PlaymateMotionSampler"]().sample(model, source, features, 0, -1.0, 1.5, 0, 0.2)
+    assert str(info.value) == ("the audio features come from 'wav2vec2-base-960h' but motion model "
+                               "'hubert_tiny.safetensors' (playmate) was trained on hubert features: encode the audio "
+                               "with a hubert encoder in Load Audio Encoder")

@@ -47,7 +47,7 @@ def test_prepare_train_both_stages_load_and_sample_with_emotion(pack, models_dir
     assert cli.main(["train", "stage2", "--stage1", str(stage1), "--out", str(stage2), *common]) == 0
 
     nodes = pack.NODE_CLASS_MAPPINGS
-    (model,) = nodes["PlaymateLoadMotionModel"]().load("playmate_motion.safetensors", "cpu", "fp32", "released",
+    model, _ = nodes["PlaymateLoadMotionModel"]().load("playmate_motion.safetensors", "cpu", "fp32", "released",
                                                        "playmate_emotion.safetensors")
     clip = dataset.load(0)
     source = SourceFeatures(torch.zeros(1, 1), clip.kp_canonical[:1], clip.motion[:1])

@@ -188,3 +188,52 @@ def test_animal_workflow_runs_without_the_face_detector(pack, node_classes, comf
     portrait = result.outputs[node_of["PlaymateLoadPortrait"]][0][0]
     source = result.outputs[node_of["PlaymateExtractKeypoints"]][0][0]
     assert portrait.crop_mode == "whole image" and source.eye_ratio is None and source.lip_ratio is None
+
+
+def widget_defaults(node_class, linked: set[str]) -> dict:
+    """Every widget input of a node at the value a freshly added node shows: its default, else the first choice."""
+    values = {}
+    for section in ("required", "optional"):
+        for name, spec in node_class.INPUT_TYPES().get(section, {}).items():
+            options = spec[1] if len(spec) > 1 else {}
+            if name in linked:
+                continue
+            if "default" in options:
+                values[name] = options["default"]
+            elif isinstance(spec[0], list):
+                values[name] = spec[0][0]
+    return values
+
+
+def test_hand_built_graph_with_every_node_at_its_defaults_makes_a_video(node_classes, comfy_folders, caplog):
+    """Issue 14's new user: the nodes added by hand and wired, no widget touched (only the two input files picked).
+    The defaults work together: JoyVASA with its own embedded HuBERT, its own sampler settings (logged)."""
+    links = {  # node id -> (class, {input: [origin id, output slot]})
+        "image": ("LoadImage", {}), "audio": ("LoadAudio", {}), "renderer": ("PlaymateLoadLivePortrait", {}),
+        "portrait": ("PlaymateLoadPortrait", {"image": ["image", 0]}),
+        "source": ("PlaymateExtractKeypoints", {"renderer": ["renderer", 0], "portrait": ["portrait", 0]}),
+        "model": ("PlaymateLoadMotionModel", {}),
+        "features": ("PlaymateEncodeAudio", {"audio": ["audio", 0], "encoder": ["model", 1]}),
+        "motion": ("PlaymateMotionSampler", {"model": ["model", 0], "source": ["source", 0],
+                                             "audio_features": ["features", 0]}),
+        "frames": ("PlaymateRenderFrames", {"renderer": ["renderer", 0], "source": ["source", 0],
+                                            "motion": ["motion", 0], "portrait": ["portrait", 0],
+                                            "audio": ["features", 2]}),
+        "video": ("CreateVideo", {"images": ["frames", 0], "audio": ["frames", 1], "fps": ["frames", 2]}),
+        "save": ("SaveVideo", {"video": ["video", 0]}),
+    }
+    prompt = {node: {"class_type": cls, "inputs": {**widget_defaults(node_classes[cls], set(wired)), **wired}}
+              for node, (cls, wired) in links.items()}
+    prompt["image"]["inputs"]["image"], prompt["audio"]["inputs"]["audio"] = "portrait.png", "speech.wav"
+    assert prompt["model"]["inputs"]["model_name"] == "motion_generator_hubert_chinese.pt"
+    assert (prompt["motion"]["inputs"]["steps"], prompt["motion"]["inputs"]["audio_cfg"]) == (0, -1.0)
+    before = set(comfy_folders["output"].rglob("*.mp4"))
+    with caplog.at_level("INFO"):
+        result = Runner(node_classes).run(prompt)
+    written = sorted(set(comfy_folders["output"].rglob("*.mp4")) - before)
+    assert len(written) == 1
+    check_video(written[0], SPEECH_SECONDS)
+    features = result.outputs["features"][0][0]
+    assert features.encoder == "joyvasa-hubert" and features.source == "motion_generator_hubert_chinese.pt's embedded HuBERT"
+    assert "'motion_generator_hubert_chinese.pt' (joyvasa): 50 steps (the model's own), audio_cfg 4 (the model's own)" \
+        in caplog.text

@@ -22,17 +22,24 @@ import core_nodes  # noqa: E402
 from workflow_graph import WorkflowGraph  # noqa: E402
 
 OUT = ROOT / "workflows"
-JOYVASA = {"encoder": "chinese-hubert-base", "model": "motion_generator_hubert_chinese.pt", "steps": 50, "audio_cfg": 2.8}
-PLAYMATE = {"encoder": "wav2vec2-base-960h", "model": "playmate_motion.safetensors", "steps": 25, "audio_cfg": 1.5}
+# encoder None: the motion model carries its own (JoyVASA's embedded HuBERT, Load Motion Model's second output)
+JOYVASA = {"encoder": None, "model": "motion_generator_hubert_chinese.pt"}
+PLAYMATE = {"encoder": "wav2vec2-base-960h", "model": "playmate_motion.safetensors"}
 
 MODELS_NOTE = """## Models ({family})
 Put these files in `ComfyUI/models/` (see the pack's README for links):
 - `liveportrait/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
   stitching_retargeting_module (`.safetensors`, Kijai's conversion)
-- `audio_encoders/{encoder}/`: config.json, preprocessor_config.json, pytorch_model.bin
-- `playmate/`: {motion}
+{encoder}- `playmate/`: {motion}
 
-The LivePortrait files and the audio encoder are downloaded on first use when there is internet."""
+{downloads}"""
+ENCODER_LINE = "- `audio_encoders/{encoder}/`: config.json, preprocessor_config.json, pytorch_model.bin\n"
+DOWNLOADS = {
+    "joyvasa": "JoyVASA hears speech with its own HuBERT, embedded in its file (Load Motion Model's **audio_encoder** "
+               "output): no separate audio encoder. The LivePortrait files are downloaded on first use when there is "
+               "internet.",
+    "playmate": "The LivePortrait files and the audio encoder are downloaded on first use when there is internet.",
+}
 
 JOYVASA_FILES = "`motion_generator_hubert_chinese.pt` + `motion_template.pkl` (JoyVASA, MIT)"
 PLAYMATE_FILES = ("`playmate_motion.safetensors` (stage 1) and `playmate_emotion.safetensors` (stage 2), "
@@ -84,13 +91,16 @@ def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None
     n["source"] = g.node("PlaymateExtractKeypoints", (x, 420))
     g.link(n["renderer"], 0, n["source"], "renderer")
     g.link(n["portrait"], 0, n["source"], "portrait")
-    n["encoder"] = g.node("PlaymateLoadAudioEncoder", (x, 560), encoder_name=family["encoder"])
     n["features"] = g.node("PlaymateEncodeAudio", (x, 760))
     g.link(n["audio"], 0, n["features"], "audio")
-    g.link(n["encoder"], 0, n["features"], "encoder")
     n["model"] = g.node("PlaymateLoadMotionModel", (x + 380, 20), model_name=family["model"])
-    n["sampler"] = g.node("PlaymateMotionSampler", (x + 380, 420), controls={"seed": seed_control},
-                          steps=family["steps"], audio_cfg=family["audio_cfg"])
+    if family["encoder"] is None:  # the motion model's own encoder
+        g.link(n["model"], 1, n["features"], "encoder")
+    else:
+        n["encoder"] = g.node("PlaymateLoadAudioEncoder", (x, 560), encoder_name=family["encoder"])
+        g.link(n["encoder"], 0, n["features"], "encoder")
+    # steps / audio_cfg stay at their defaults: the loaded model's own values
+    n["sampler"] = g.node("PlaymateMotionSampler", (x + 380, 420), controls={"seed": seed_control})
     g.link(n["model"], 0, n["sampler"], "model")
     g.link(n["source"], 0, n["sampler"], "source")
     g.link(n["features"], 0, n["sampler"], "audio_features")
@@ -108,8 +118,11 @@ def link_render_inputs(g: WorkflowGraph, n: dict, render) -> None:
 
 def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int) -> None:
     """A note: what the workflow does and what to set, then the models it needs."""
+    key = "joyvasa" if family is JOYVASA else "playmate"
     name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
-    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=family["encoder"], motion=files), 760, height)
+    encoder = ENCODER_LINE.format(encoder=family["encoder"]) if family["encoder"] else ""
+    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=encoder, motion=files, downloads=DOWNLOADS[key]),
+           760, height)
 
 
 def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
@@ -127,7 +140,8 @@ def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
 
 def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None) -> None:
     g.group("1. Your photo and speech (files in ComfyUI/input)", n["loads"] + [n["audio"]] + [n[k] for k in ("rebatch",) if k in n])
-    g.group("2. Portrait and audio", [n["portrait"], n["source"], n["encoder"], n["features"], n["renderer"]])
+    g.group("2. Portrait and audio", [n["portrait"], n["source"]] + [n[k] for k in ("encoder",) if k in n]
+            + [n["features"], n["renderer"]])
     g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
     outputs = [n[k] for k in ("render", "create", "save") if k in n]
     if outputs:
@@ -208,7 +222,7 @@ def long_audio(classes):
     standard_groups(g, n)
     note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
                      "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
-                     "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
+                     "encodes JoyVASA's 4 s windows one at a time and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
                      "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
     return g
 

@@ -10,6 +10,7 @@ from .align import ENCODER_FRAME_RATE, resample_to_video_frames
 from .encoders import AudioEncoder
 from .features import AudioFeatures, frame_count
 from .waveform import ENCODER_SAMPLE_RATE, AudioInputError, audio_waveform, mix_to_mono, resample
+from .windowed import windowed_features
 
 DEFAULT_CHUNK_SECONDS = 30.0
 HOST_FRAME_TOLERANCE = 2  # encoder frames: rounding of the host's own resampling
@@ -44,12 +45,20 @@ def encode_audio(
     expects), hidden state ``layer``, then linear resampling of the 50 Hz frames to ``fps``
     (``align.resample_to_video_frames``). Features are float32 on the CPU, [B, N, D] with
     N = ``frame_count(duration, fps)``. ``chunk_seconds`` bounds attention length (see ``AudioEncoder.encode``).
+    An encoder with a ``windowing`` (JoyVASA's embedded HuBERT) runs its own fixed windows instead
+    (``windowed.windowed_features``): its last hidden state only, chunk_seconds does not apply.
     """
     waveform, rate, duration, num_frames = _checked(audio, fps, name)
     wave_16k = resample(mix_to_mono(waveform), rate, ENCODER_SAMPLE_RATE)
+    if encoder.windowing is not None:
+        if encoder.layer_index(layer) != encoder.num_layers:
+            raise ValueError(f"layer {layer}: {encoder.name} is used as it was trained, with its last hidden state; "
+                             "set layer to -1")
+        return windowed_features(encoder, wave_16k, fps, progress, encoder.name)
     hidden = encoder.encode(wave_16k, int(layer), chunk_seconds=chunk_seconds, progress=progress)
     features = resample_to_video_frames(hidden, fps, num_frames, encoder.frame_rate)
-    return AudioFeatures(features.float().cpu(), float(fps), num_frames, duration, features_label(encoder, layer))
+    return AudioFeatures(features.float().cpu(), float(fps), num_frames, duration, features_label(encoder, layer),
+                         encoder.name)
 
 
 def features_from_encoder_output(
@@ -68,6 +77,9 @@ def features_from_encoder_output(
     normalisation (the host normalises the input of its 1024-wide models only). A mismatch, or an output
     made from a clip of another length, is an error.
     """
+    if encoder.windowing is not None:
+        raise AudioInputError(f"{name}: {encoder.name} encodes its own fixed windows, which the host's encoder "
+                              f"output cannot reproduce: disconnect {name}")
     if not isinstance(output, dict) or not isinstance(output.get("encoded_audio"), torch.Tensor):
         raise AudioInputError(f"{name}: expected the host's AUDIO_ENCODER_OUTPUT (a dict with 'encoded_audio')")
     waveform, _, duration, num_frames = _checked(audio, fps, "audio")
@@ -104,4 +116,4 @@ def features_from_encoder_output(
             f"{duration:.2f} s ({expected} frames): encode the same audio clip that goes into this node"
         )
     features = resample_to_video_frames(hidden.float(), fps, num_frames, ENCODER_FRAME_RATE)
-    return AudioFeatures(features.cpu(), float(fps), num_frames, duration, features_label(encoder, layer))
+    return AudioFeatures(features.cpu(), float(fps), num_frames, duration, features_label(encoder, layer), encoder.name)

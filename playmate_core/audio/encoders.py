@@ -4,7 +4,7 @@ Public API (stable; the motion models code against it):
 
 - ``AudioEncoder``: an ``nn.Module`` with ``encode(waveform_16k [B, T]) -> hidden states [B, T50, D]``
   and the attributes ``family`` ("wav2vec2" | "hubert"), ``name``, ``dim``, ``num_layers``,
-  ``normalize_input``, ``config`` (``EncoderConfig``).
+  ``normalize_input``, ``config`` (``EncoderConfig``), ``windowing`` (None, or how it must be run).
 - ``encoder_from_hf_state_dict(state_dict, config=None, family=None)``: build one from HF-named tensors.
 - ``load_audio_encoder(path)``: from an HF folder or a single weights file.
 
@@ -40,6 +40,7 @@ class AudioEncoder(ParameterPlacement, nn.Module):
     """
 
     sample_rate = ENCODER_SAMPLE_RATE
+    windowing = None  # a windowed.WindowedEncoding when the encoder must run in fixed windows (JoyVASA's HuBERT)
 
     def __init__(self, config: EncoderConfig, name: str | None = None, normalize_input: bool | None = None):
         super().__init__()

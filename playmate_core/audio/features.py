@@ -24,7 +24,9 @@ class AudioFeatures:
     fps:        video frames per second the rows are aligned to
     num_frames: N = ceil(duration_s * fps)
     duration_s: audio duration in seconds (before padding to whole frames)
-    encoder:    family and size of the encoder that made them, e.g. "wav2vec2-base", "hubert-base"
+    encoder:    family and size of the encoder that made them, e.g. "wav2vec2-base", "hubert-base", or the
+                label of a windowed encoder (e.g. "joyvasa-hubert"); what a motion model checks
+    source:     the encoder as the user chose it (a folder / file name), for messages; "" when unknown
     """
 
     features: torch.Tensor
@@ -32,7 +34,13 @@ class AudioFeatures:
     num_frames: int
     duration_s: float
     encoder: str
+    source: str = ""
 
     @property
     def dim(self) -> int:
         return int(self.features.shape[-1])
+
+    @property
+    def origin(self) -> str:
+        """The encoder as the user knows it (for messages): its folder / file name when known, else the label."""
+        return self.source or self.encoder

@@ -4,7 +4,8 @@ Layout: one .safetensors file; tensors = the model's state_dict (statistics as `
 header metadata (strings): ``format`` = "playmate-motion", ``format_version``, ``family``
 ("playmate" | "joyvasa") and ``config`` (JSON of the family's config dataclass), plus free-form
 provenance (``source``, ``trained_steps``...). Loading is strict: every key, every shape.
-JoyVASA's released .pt (and its motion_template.pkl) load directly too (see joyvasa_release).
+JoyVASA's released .pt (and its motion_template.pkl) load directly too (see joyvasa_release). A JoyVASA
+.safetensors may also hold the embedded HuBERT under ``audio_encoder.*`` (convert-joyvasa writes it).
 
 Stage-2 emotion files: ``format`` = "playmate-emotion"; tensors = ONLY the emotion controller
 (``emotion_tokens``, ``emotion_controller.*``); ``stage1_sha256`` = :func:`stage1_sha256` of the stage-1
@@ -44,12 +45,15 @@ FOREIGN_SIGNATURES = (
 )
 
 
-def save_motion_model(model: MotionModel, path: str, **provenance) -> None:
-    """Write a model in our layout (float32 or the model's dtype, CPU tensors)."""
+def save_motion_model(model: MotionModel, path: str, audio_encoder: dict | None = None, **provenance) -> None:
+    """Write a model in our layout (float32 or the model's dtype, CPU tensors). audio_encoder: JoyVASA's embedded
+    HuBERT (HF keys), stored under ``audio_encoder.*`` as in the release."""
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "family": model.family,
                 "config": json.dumps(model.config.to_dict(), sort_keys=True)}
     metadata.update({k: str(v) for k, v in provenance.items()})
-    write_safetensors(path, {k: v.detach().cpu() for k, v in model.state_dict().items()}, metadata)
+    tensors = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    tensors.update({"audio_encoder." + k: v.detach().cpu() for k, v in (audio_encoder or {}).items()})
+    write_safetensors(path, tensors, metadata)
 
 
 def is_emotion_key(key: str) -> bool:
@@ -138,8 +142,20 @@ def load_motion_model(path: str, device: torch.device | str = "cpu", dtype: torc
     positional_encoding: JoyVASA only; None keeps the file's choice ('released' for the .pt).
     emotion_path: a stage-2 emotion controller trained on this stage-1 file (checked by hash).
     """
+    return load_motion_files(path, device, dtype, positional_encoding, emotion_path, with_audio_encoder=False)[0]
+
+
+def load_motion_files(path: str, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                      positional_encoding: str | None = None, emotion_path: str | None = None,
+                      with_audio_encoder: bool = True):
+    """Like load_motion_model, plus the audio encoder the file carries: -> (model, AudioEncoder or None).
+
+    JoyVASA files carry their fine-tuned HuBERT (``audio_encoder.*``: the released .pt, and .safetensors written by
+    convert-joyvasa); it comes back with the release windowing, in dtype on device. Playmate files carry none.
+    """
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: motion model file not found")
+    hubert: dict = {}
     if path.endswith(".safetensors"):
         tensors, metadata = read_safetensors(path)
         if metadata.get("format") == EMOTION_FORMAT:
@@ -156,22 +172,35 @@ def load_motion_model(path: str, device: torch.device | str = "cpu", dtype: torc
         if positional_encoding and metadata["family"] == "joyvasa":
             config["positional_encoding"] = positional_encoding
         model = build_model(metadata["family"], config)
+        if metadata["family"] == "joyvasa":
+            from .joyvasa_release import split_audio_encoder
+
+            tensors, hubert = split_audio_encoder(tensors)
         load_strict(model, tensors, path, f"{model.family} motion model")
         if isinstance(model, JoyVASAMotionModel):
             model.check_buffers()
     else:
-        model, tensors = _load_pickled(path, positional_encoding or "released"), {}
+        (model, hubert), tensors = _load_pickled(path, positional_encoding or "released"), {}
     if emotion_path:
         attach_emotion_controller(model, tensors, path, emotion_path)
-    return to_precision(model.eval(), device, dtype)
+    model.file_name = os.path.basename(path)
+    encoder = None
+    if with_audio_encoder and hubert:
+        from .joyvasa_audio import embedded_encoder
+
+        encoder = embedded_encoder(hubert, dtype, f"{model.file_name}'s embedded HuBERT").to(device)
+    return to_precision(model.eval(), device, dtype), encoder
 
 
-def _load_pickled(path: str, positional_encoding: str) -> MotionModel:
+def _load_pickled(path: str, positional_encoding: str):
+    """A released JoyVASA .pt -> (model, its HuBERT state dict)."""
     from .joyvasa_release import is_release_checkpoint, model_from_release, release_globals
 
     data = read_pickled_checkpoint(path, release_globals())
     if is_release_checkpoint(data):
-        return model_from_release(path, data, positional_encoding=positional_encoding)[0]
+        model, hubert, _ = model_from_release(path, data, positional_encoding=positional_encoding,
+                                              keep_audio_encoder=True)
+        return model, hubert
     keys = list(data) if isinstance(data, dict) else []
     nested = [f"{outer}_{k}" for outer, inner in data.items() if isinstance(inner, dict) for k in inner] if keys else []
     raise CheckpointError(describe_foreign(keys + nested, path))

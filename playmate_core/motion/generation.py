@@ -20,11 +20,13 @@ from ..implicit.source import SourceFeatures
 from .conditions import NULL_EMOTION, NUM_EMOTION_TOKENS, EmotionCondition, PoseSequence, frames_to_length
 from .expression_reference import lip_mask
 from .models.base import MotionModel, WindowConditions
+from .models.joyvasa import JoyVASAMotionModel
 from .postprocess import absolute_driving_pose, apply_driving_pose, smooth_pose
 from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
 from .sequence import MotionSequence
 
 MAX_SEED = 2**64 - 1
+JOYVASA_FEATURES = JoyVASAMotionModel.audio_encoder  # the label of its embedded HuBERT's features
 
 
 def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
@@ -36,18 +38,53 @@ def window_starts(num_frames: int, window: int, overlap: int) -> list[int]:
     return starts
 
 
+def resolve_sampling(model: MotionModel, steps: int, audio_cfg: float) -> tuple[int, float, str]:
+    """steps 0 and audio_cfg < 0 mean "the model's own" (``default_steps`` / ``default_audio_cfg``: JoyVASA 50
+    ancestral steps and w_a 4.0 as its app sends; Playmate 25 DDIM steps, 1.5) -> (steps, audio_cfg, a log line)."""
+    own_steps, own_cfg = int(steps) == 0, float(audio_cfg) < 0
+    steps = model.default_steps if own_steps else int(steps)
+    audio_cfg = model.default_audio_cfg if own_cfg else float(audio_cfg)
+    own = " (the model's own)"
+    line = f"{model_label(model)}: {steps} steps{own if own_steps else ''}, audio_cfg {audio_cfg:g}{own if own_cfg else ''}"
+    return steps, audio_cfg, line
+
+
+def model_label(model: MotionModel) -> str:
+    """How messages name a motion model: its file and family, e.g. 'motion_generator_hubert_chinese.pt (joyvasa)'."""
+    return f"motion model '{model.file_name}' ({model.family})" if model.file_name else f"this {model.family} motion model"
+
+
+def _encoder_mismatch(model: MotionModel, audio: AudioFeatures) -> str | None:
+    """Why these features cannot drive this model (None when they can)."""
+    if model.audio_encoder == JOYVASA_FEATURES:
+        if audio.encoder == model.audio_encoder:
+            return None
+        return (f"{model_label(model)} is driven by the HuBERT embedded in its own checkpoint, but these audio features "
+                f"come from '{audio.origin}': connect Load Motion Model's audio_encoder output to Encode Audio's "
+                "encoder input (Load Audio Encoder is for Playmate models)")
+    if audio.encoder == JOYVASA_FEATURES:
+        return (f"the audio features come from '{audio.origin}', which drives JoyVASA only, but {model_label(model)} "
+                f"was trained on {model.audio_encoder or 'other'} features: connect Load Audio Encoder with the "
+                "encoder it was trained with to Encode Audio's encoder input")
+    if model.audio_encoder and model.audio_encoder not in audio.encoder.lower():
+        return (f"the audio features come from '{audio.origin}' but {model_label(model)} was trained on "
+                f"{model.audio_encoder} features: encode the audio with a {model.audio_encoder} encoder in Load Audio "
+                "Encoder")
+    return None
+
+
 def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatures, steps: int, seed: int, sampler: str):
     if audio.num_frames < 1 or audio.features.shape[1] < 1:
         raise ValueError("the audio features have zero frames: the audio clip is empty or shorter than one video frame")
     if abs(float(audio.fps) - float(model.fps)) > 1e-6:
-        raise ValueError(f"the audio features are at {audio.fps:g} fps but this {model.family} motion model works at "
+        raise ValueError(f"the audio features are at {audio.fps:g} fps but {model_label(model)} works at "
                          f"{model.fps:g} fps: encode the audio at {model.fps:g} fps")
+    mismatch = _encoder_mismatch(model, audio)
+    if mismatch:
+        raise ValueError(mismatch)
     if audio.features.shape[-1] != model.audio_dim:
-        raise ValueError(f"the audio features have {audio.features.shape[-1]} values per frame ({audio.encoder}) but this "
-                         f"{model.family} motion model expects {model.audio_dim} ({model.audio_encoder or 'any'} encoder)")
-    if model.audio_encoder and model.audio_encoder not in audio.encoder.lower():
-        raise ValueError(f"the audio features come from '{audio.encoder}' but this {model.family} motion model was trained "
-                         f"on {model.audio_encoder} features: encode the audio with a {model.audio_encoder} encoder")
+        raise ValueError(f"the audio features from '{audio.origin}' have {audio.features.shape[-1]} values per frame but "
+                         f"{model_label(model)} expects {model.audio_dim}: choose the audio encoder it was trained with")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if not 0 <= int(seed) <= MAX_SEED:

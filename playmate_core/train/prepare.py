@@ -193,8 +193,8 @@ def _write_report(out_dir: str, report: dict) -> None:
 class StderrProgress:
     """progress(done, total) as one updating line on stderr: frames, percent, frames/s, time left."""
 
-    def __init__(self, stream=sys.stderr, every_s: float = 0.5):
-        self.stream, self.every_s = stream, every_s
+    def __init__(self, stream=None, every_s: float = 0.5):
+        self.stream, self.every_s = stream if stream is not None else sys.stderr, every_s  # the stderr of now
         self.started, self.shown, self.finished = time.perf_counter(), 0.0, False
 
     def __call__(self, done: int, total: int) -> None:

@@ -74,7 +74,9 @@ class MotionModel(ParameterPlacement, nn.Module):
     supports_emotion: bool = False
     reuse_window_noise: bool = False
     default_sampler: str = "ddim"
+    default_steps: int = 25  # denoising steps per window the family is published with
     default_audio_cfg: float = 1.5  # the audio guidance w_a the family was published with
+    file_name: str = ""  # the file it was loaded from, for messages (set by the loader)
     clip_sample: float | None = None  # bound on the x0 estimate while sampling (normalised units)
     float32_modules: tuple = ("normalizer",)  # submodules kept in float32 whatever the weights' precision
     normalizer: MotionNormalizer

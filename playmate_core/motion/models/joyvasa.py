@@ -116,9 +116,9 @@ class JoyVASAMotionModel(MotionModel):
     family = "joyvasa"
     prediction = "sample"
     default_sampler = "ddpm"
-    default_audio_cfg = 2.8  # JoyVASA's released inference setting
+    default_audio_cfg = 4.0  # what the official Gradio app sends (its CLI: 2.8)
     reuse_window_noise = True
-    audio_encoder = "hubert"
+    audio_encoder = "joyvasa-hubert"  # the features of its own embedded HuBERT (motion.joyvasa_audio), nothing else
     float32_modules = ("normalizer", "diffusion_sched")
 
     def __init__(self, config: JoyVASAConfig, normalizer: TemplateNormalizer):
@@ -136,6 +136,11 @@ class JoyVASAMotionModel(MotionModel):
         self.null_audio_feat = nn.Parameter(torch.zeros(1, 1, d))
         self.denoising_net = Denoiser(config)
         self.diffusion_sched = ScheduleBuffers(NoiseSchedule.cosine(config.train_steps))
+
+    @property
+    def default_steps(self) -> int:
+        """Its released sampling: the full ancestral chain, one step per training step (50)."""
+        return int(self.config.train_steps)
 
     @property
     def schedule(self) -> NoiseSchedule:
