@@ -115,7 +115,7 @@ class PlaymateMotionSampler:
                 "audio_cfg": ("FLOAT", {"default": -1.0, "min": -1.0, "max": 10.0, "step": 0.05, "tooltip": "Audio guidance w_a: 0 ignores the audio, 1 plain conditional, above 1 follows the audio more strongly; -1 = the model's own (JoyVASA: 4.0 as its app sends, its CLI uses 2.8; Playmate: 1.5), shown in the log."}),
                 "emotion_cfg": ("FLOAT", {"default": 1.5, "min": 0.0, "max": 10.0, "step": 0.05, "tooltip": "Default emotion strength for an emotion input without a strength of its own. The Emotion node always brings its own (emotion_scale), which overrides this value; without an emotion input it has no effect."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": MAX_SEED, "control_after_generate": True, "tooltip": "Same seed and inputs give the same motion."}),
-                "pose_smoothing": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the generated head pose (not the lips): a centred Gaussian of up to 0.5 s at 1.0; 0 = off."}),
+                "pose_smoothing": ("FLOAT", {"default": 0.2, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the generated head pose (not the lips) for the render's pack motion mode: a centred Gaussian of up to 0.5 s at 1.0; 0 = off. The official JoyVASA modes (app, cli, animal: the default for JoyVASA) use its own EMA instead."}),
             },
             "optional": {
                 "emotion": ("PLAYMATE_EMOTION", {"tooltip": "Emotion over time (Emotion node): labels need a Playmate model trained with emotion control; reference photos work with every model."}),
