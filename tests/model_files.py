@@ -1,7 +1,7 @@
-"""ComfyUI-style input and models folders for end-to-end runs: the shared media under the names a user
-would give them, and tiny weights under the public model file names.
+"""ComfyUI-style input and models folders for end-to-end runs: the test media (tests/fixtures/media) under the
+names a user would give them, and tiny weights under the public model file names.
 
-    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the shared clips)
+    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the speech clip)
 
 A models folder with tiny weights under the public file names, for end-to-end runs.
 
@@ -10,13 +10,12 @@ A models folder with tiny weights under the public file names, for end-to-end ru
     models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
     models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
 
-The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
-with a small denoiser (the loader reads the architecture from the file) and no embedded HuBERT.
+The JoyVASA file is written with tests/joyvasa_standin.py's key layout and value rules, with a small denoiser
+(the loader reads the architecture from the file) and no embedded HuBERT.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import wave
 from pathlib import Path
@@ -24,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import joyvasa_standin as mc
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
+from conftest import FIXTURES_DIR
 from lp_weights import write_tiny_kijai_set
 from playmate_core.checkpoint.io import read_safetensors
 from playmate_core.motion.checkpoint import load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256
@@ -34,16 +35,9 @@ AUDIO_DIM = 128  # tiny_hf_config's hidden size
 TINY_JOYVASA = {"feature_dim": 32, "n_layers": 1}
 
 
-def _make_checkpoint_module(fixture_dir: Path):
-    spec = importlib.util.spec_from_file_location("joyvasa_make_checkpoint", fixture_dir / "make_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "motion_generator_hubert_chinese.pt") -> Path:
+def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path = FIXTURES_DIR / "joyvasa",
+                               name: str = "motion_generator_hubert_chinese.pt") -> Path:
     """{'args', 'model', 'iter'} as the released file, plus the fixture's motion_template.pkl beside it."""
-    mc = _make_checkpoint_module(fixture_dir)
     dit = dict(mc.DIT, **TINY_JOYVASA)
     hubert = dict(mc.hubert_config(0), hidden_size=AUDIO_DIM)
     state = {}
@@ -73,7 +67,7 @@ def write_tiny_playmate(stage1: Path, stage2: Path, seed: int = 0) -> tuple[Path
     return stage1, stage2
 
 
-def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
+def write_models_folder(root: Path, joyvasa_fixture: Path = FIXTURES_DIR / "joyvasa") -> Path:
     """Every model the example workflows name, tiny, in their public places."""
     write_tiny_kijai_set(root / "liveportrait")
     for name, family in (("chinese-hubert-base", "hubert"), ("wav2vec2-base-960h", "wav2vec2")):
@@ -95,7 +89,8 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 
 
 def write_input_media(folder: Path, media: Path, speech_seconds: float, long_seconds: float) -> Path:
-    """The workflows' input files from ../shared/media (portraits, driving video, speech cut to length)."""
+    """The workflows' input files from ``media`` = tests/fixtures/media (portraits, driving video, speech cut to
+    length)."""
     from core_nodes import decode_audio
 
     folder.mkdir(parents=True, exist_ok=True)
