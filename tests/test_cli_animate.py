@@ -43,7 +43,7 @@ def models(tmp_path_factory):
 
 
 def speech_clip(folder, seconds: float) -> str:
-    """The first seconds of the shared English speech clip as a 16-bit WAV."""
+    """The first seconds of the English speech test clip as a 16-bit WAV."""
     audio = load_audio_file(str(fixture_path("media", "audio", "en_3s_22k_mono.wav")))
     rate = audio["sample_rate"]
     samples = audio["waveform"][0, 0, : int(round(seconds * rate))].numpy()

@@ -1,4 +1,4 @@
-"""Pose From Video on the synthetic driving video with ground truth (shared/media/video).
+"""Pose From Video on the synthetic driving video with ground truth (tests/fixtures/media/video).
 
 The tiny renderer's motion extractor has random weights, so its own angles carry no information;
 what is measured here is everything around it: streamed decoding, face detection and the

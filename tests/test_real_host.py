@@ -2,7 +2,7 @@
 
 The checkout is not modified: the server runs with --base-directory in a temporary folder that holds
 custom_nodes/ComfyUI-Playmate (a symlink to this pack), models/ (tiny weights under the public names),
-input/ (the shared media) and output/, and an in-memory database. COMFYUI_PYTHON picks the interpreter
+input/ (the test media) and output/, and an in-memory database. COMFYUI_PYTHON picks the interpreter
 (default: this one); it needs ComfyUI's requirements.
 """
 

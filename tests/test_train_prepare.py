@@ -1,4 +1,4 @@
-"""Data preparation on real media: a small videos folder made from the shared driving video and speech,
+"""Data preparation on real media: a small videos folder made from the test driving video and speech,
 tiny random LivePortrait and wav2vec2 weights."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small training-video folders made with PyAV from the shared media (for the data-preparation tests)."""
+"""Small training-video folders made with PyAV from the test media in tests/fixtures (for the data-preparation tests)."""
 
 from __future__ import annotations
 
