@@ -4,7 +4,7 @@ Builds a models folder in the public layout with random weights of the chosen si
 depend on the values): "tiny" (the test networks) or "full" (LivePortrait's official sizes,
 JoyVASA's released DiT with its embedded HuBERT of chinese-hubert-base's size), then runs TalkingHeadPipeline.animate on the
 shared portrait and the first `--seconds` of the shared speech clip, in a fresh process per row.
-Needs ../shared (media, and fixtures/joyvasa for the JoyVASA layout). Prints a table.
+Uses tests/fixtures (media, and the JoyVASA template) and tests/joyvasa_standin.py. Prints a table.
 
     python benchmarks/animate_bench.py --config tiny --seconds 1 4
     python benchmarks/animate_bench.py --config full --seconds 0.4 --steps 25
@@ -24,7 +24,7 @@ import tempfile
 import wave
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("PLAYMATE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 
 
@@ -35,24 +35,24 @@ def write_models(root: str, config: str) -> None:
     from lp_weights import random_official_states, write_kijai_layout
     from playmate_core.implicit.config import RendererConfig
 
-    sys.path.insert(0, os.path.join(SHARED, "fixtures", "joyvasa"))
-    import make_checkpoint
+    import joyvasa_standin
+    from motion_weights import write_release
 
     renderer = RendererConfig.tiny() if config == "tiny" else RendererConfig.official()
     write_kijai_layout(random_official_states(renderer), Path(root, "liveportrait"))
     os.makedirs(os.path.join(root, "playmate"), exist_ok=True)
-    make_checkpoint.write_checkpoint(os.path.join(root, "playmate", "motion_generator_hubert_chinese.pt"),
-                                     hubert_layers=1 if config == "tiny" else 12)
-    shutil.copyfile(os.path.join(SHARED, "fixtures", "joyvasa", "motion_template.pkl"),
+    write_release(joyvasa_standin, joyvasa_standin.make_state_dict(hubert_layers=1 if config == "tiny" else 12), os.path.join(root, "playmate"))
+    shutil.copyfile(os.path.join(FIXTURES, "joyvasa", "motion_template.pkl"),
                     os.path.join(root, "playmate", "motion_template.pkl"))
 
 
 def speech(path: str, seconds: float) -> None:
     from playmate_core.audio import load_audio_file
 
-    audio = load_audio_file(os.path.join(SHARED, "media", "audio", "en_10s_22k_mono.wav"))
-    rate = audio["sample_rate"]
-    samples = audio["waveform"][0, 0, : int(round(seconds * rate))].clamp(-1, 1).numpy()
+    audio = load_audio_file(os.path.join(FIXTURES, "media", "audio", "en_3s_22k_mono.wav"))
+    rate, wave = audio["sample_rate"], audio["waveform"][0, 0]
+    need = int(round(seconds * rate))
+    samples = wave.repeat(-(-need // wave.shape[-1]))[:need].clamp(-1, 1).numpy()  # the clip repeated
     with wave.open(path, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
@@ -67,8 +67,8 @@ def run_one(models: str, seconds: float, device: str, precision: str, steps: int
         audio = os.path.join(tmp, "speech.wav")
         speech(audio, seconds)
         pipe = TalkingHeadPipeline.from_files(models, device=device, precision=precision)
-        video = os.path.join(SHARED, "media", "video", "driving_astronaut_3s_25fps_512.mp4") if pose else None
-        result = pipe.animate(os.path.join(SHARED, "media", "portraits", "astronaut_512x512.png"), audio,
+        video = os.path.join(FIXTURES, "media", "video", "driving_astronaut_3s_25fps_512.mp4") if pose else None
+        result = pipe.animate(os.path.join(FIXTURES, "media", "portraits", "astronaut_512x512.png"), audio,
                               os.path.join(tmp, "out.mp4"), steps=steps, pose_video=video)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     return {"seconds": seconds, "frames": result.num_frames, "stages": result.seconds, "peak_rss_gib": peak}
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--steps", type=int, default=0, help="0 = the model's own (JoyVASA: 50)")
-    parser.add_argument("--pose", action="store_true", help="also drive the head from the shared driving video")
+    parser.add_argument("--pose", action="store_true", help="also drive the head from the test driving video")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:

@@ -1,7 +1,7 @@
 """Encode speed and memory of the full-size base encoder (wav2vec2-base architecture, random weights).
 
 Each case runs in a fresh subprocess so its peak RSS is its own. Audio is the shared English speech
-clips (the 60 s clip repeated for 5 min), or noise when ../shared is absent.
+clip of tests/fixtures (3.6 s, repeated to the length).
 
     python benchmarks/audio_bench.py                 # 10 s, 60 s, 5 min; fp32 and bf16
     python benchmarks/audio_bench.py --cases 10 --dtypes fp32 --device cuda
@@ -19,19 +19,13 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("PLAYMATE_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+MEDIA = os.path.join(ROOT, "tests", "fixtures", "media")
 
 
 def speech(seconds: float) -> dict:
-    import torch
-
     from playmate_core.audio import load_audio_file
 
-    name = "en_10s_22k_mono.wav" if seconds <= 10 else "en_60s_22k_mono.wav"
-    path = os.path.join(SHARED, "media", "audio", name)
-    if not os.path.isfile(path):
-        return {"waveform": torch.randn(1, 1, int(22050 * seconds)) * 0.1, "sample_rate": 22050}
-    audio = load_audio_file(path)
+    audio = load_audio_file(os.path.join(MEDIA, "audio", "en_3s_22k_mono.wav"))
     need = int(round(seconds * audio["sample_rate"]))
     wave = audio["waveform"]
     wave = wave.repeat(1, 1, -(-need // wave.shape[-1]))[..., :need]

@@ -24,13 +24,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 def make_video(folder: Path, seconds: float) -> None:
     from train_media import DRIVING, SPEECH, decoded_frames, write_video
-    from conftest import shared_path
+    from conftest import fixture_path
     from playmate_core.audio import load_audio_file
 
-    frames = decoded_frames(shared_path(*DRIVING), 512)
+    frames = decoded_frames(fixture_path(*DRIVING), 512)
     count = round(seconds * 25)
     looped = [frames[k % len(frames)] for k in range(count)]
-    speech = load_audio_file(os.fspath(shared_path(*SPEECH)))
+    speech = load_audio_file(os.fspath(fixture_path(*SPEECH)))
     repeats = -(-count // 75)
     speech = {"waveform": speech["waveform"].repeat(1, 1, repeats), "sample_rate": speech["sample_rate"]}
     write_video(folder / "clip.mp4", looped, audio=speech, audio_seconds=seconds)

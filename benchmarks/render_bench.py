@@ -85,21 +85,19 @@ def accuracy_vs_fp32(precision: str, channels_last: bool) -> float | None:
     from pathlib import Path
 
     import torch
-    from safetensors.torch import load_file
-
     sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from golden_fixtures import liveportrait_golden
     from lp_weights import golden_official_states, write_kijai_layout
     from playmate_core.implicit.renderer import load_renderer
 
-    fixture = Path(ROOT).parent / "shared" / "fixtures" / "liveportrait"
-    if not fixture.exists():
-        return None
-    golden = load_file(str(fixture / "golden.safetensors"))
-    inputs = (golden["appearance.f_s"], golden["derived.x_s"], golden["e2e.x_d_final"])
+    golden = liveportrait_golden()
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_kijai_layout(golden_official_states(fixture), Path(tmp))
-        reference = load_renderer(str(folder)).render(*inputs)
+        folder = write_kijai_layout(golden_official_states(), Path(tmp))
+        full = load_renderer(str(folder))
+        with torch.inference_mode():
+            inputs = (full.extract_appearance(golden["input.source_image"]), golden["derived.x_s"], golden["e2e.x_d_final"])
+        reference = full.render(*inputs)
         lowered = load_renderer(str(folder), dtype=dtype, channels_last=channels_last).render(*inputs)
     return float((lowered - reference).norm() / reference.norm())
 

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the ../shared folder, the pack imported the way the host imports it."""
+"""Shared test fixtures: the data under tests/fixtures/, the pack imported the way the host imports it."""
 
 from __future__ import annotations
 
@@ -11,16 +11,21 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("PLAYMATE_SHARED_DIR", REPO_ROOT.parent / "shared"))
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
 
 
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared; skips the calling test with the reason when it is absent."""
-    path = SHARED_DIR.joinpath(*parts)
+def fixture_path(*parts: str) -> Path:
+    """A file under tests/fixtures/ (see its README.md); a missing one fails the calling test, naming the file.
+
+    The layout is the full fixture set's: ``fixture_path("media", "audio", name)``, ``fixture_path("joyvasa", name)``
+    (a leading "fixtures" part, as in that set's ``fixtures/joyvasa/...``, is accepted too)."""
+    parts = parts[1:] if parts[:1] == ("fixtures",) else parts
+    path = FIXTURES_DIR.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared fixture {path} is absent (set PLAYMATE_SHARED_DIR to the shared/ folder)")
+        pytest.fail(f"test fixture tests/fixtures/{'/'.join(parts)} is missing (tests/fixtures/README.md lists every file)",
+                    pytrace=False)
     return path
 
 

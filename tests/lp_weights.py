@@ -1,7 +1,7 @@
 """Write LivePortrait renderer files in the public layouts for tests.
 
 Two sources of weights: the golden fixture's deterministic full-size weights
-(../shared/fixtures/liveportrait/golden_weights.py + manifest.json), and seeded random weights
+(tests/standin_weights.py from tests/fixtures/liveportrait/manifest.json), and seeded random weights
 for any RendererConfig (e.g. the tiny one). Both are written exactly as the public files are:
 official ``base_models/*.pth`` + ``retargeting_models/stitching_retargeting_module.pth``, or
 Kijai's flat ``*.safetensors``.
@@ -9,8 +9,6 @@ Kijai's flat ``*.safetensors``.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
 from pathlib import Path
 
@@ -20,25 +18,20 @@ from safetensors.torch import save_file
 from playmate_core.implicit.checkpoints import NETWORKS, STITCHING_OUTER
 from playmate_core.implicit.config import RendererConfig
 from playmate_core.implicit.renderer import build_networks
+from standin_weights import liveportrait_namespaces
 
 BASE_NETWORKS = NETWORKS[:4]
 OUTER_BY_ROLE = {role: outer for outer, role in STITCHING_OUTER.items()}
 
 
-def golden_official_states(fixture_dir: Path) -> dict[str, dict]:
-    """Official-key state dicts of the golden weights; stitching as {outer: {key: tensor}}."""
-    spec = importlib.util.spec_from_file_location("lp_golden_weights", fixture_dir / "golden_weights.py")
-    golden = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(golden)
-    manifest = json.loads((fixture_dir / "manifest.json").read_text())
-    states = {}
-    for name in BASE_NETWORKS:
-        entry = manifest["files"][name]
-        states[name] = golden.make_state_dict(entry["entries"], seed=0, namespace=entry["namespace"])
-    subnetworks = manifest["files"]["stitching_retargeting_module"]["subnetworks"]
-    states["stitching_retargeting_module"] = {
-        outer: golden.make_state_dict(d["entries"], seed=0, namespace=d["namespace"]) for outer, d in subnetworks.items()
-    }
+def golden_official_states(fixture_dir: Path | None = None) -> dict[str, dict]:
+    """Official-key state dicts of the golden weights (seed 0); stitching as {outer: {key: tensor}}.
+
+    Built once per process by tests/standin_weights.py; ``fixture_dir`` is accepted for older callers and unused
+    (the manifest is tests/fixtures/liveportrait/manifest.json)."""
+    built = liveportrait_namespaces(0)
+    states = {name: dict(built[name]) for name in BASE_NETWORKS}
+    states["stitching_retargeting_module"] = {outer: dict(built[outer]) for outer in STITCHING_OUTER}
     return states
 
 

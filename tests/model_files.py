@@ -1,7 +1,7 @@
-"""ComfyUI-style input and models folders for end-to-end runs: the shared media under the names a user
-would give them, and tiny weights under the public model file names.
+"""ComfyUI-style input and models folders for end-to-end runs: the test media (tests/fixtures/media) under the
+names a user would give them, and tiny weights under the public model file names.
 
-    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the shared clips)
+    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the speech clip)
     input/animal.png (tests/fixtures/animal: a cat)
 
 A models folder with tiny weights under the public file names, for end-to-end runs.
@@ -12,7 +12,7 @@ A models folder with tiny weights under the public file names, for end-to-end ru
     models/playmate/motion_generator_hubert_chinese.pt + motion_template.pkl JoyVASA's released pickle format
     models/playmate/playmate_motion.safetensors + playmate_emotion.safetensors  Playmate stage 1 + stage 2
 
-The JoyVASA file is written with ../shared/fixtures/joyvasa/make_checkpoint.py's key layout and value rules,
+The JoyVASA file is written with tests/joyvasa_standin.py's key layout and value rules,
 with a small denoiser (the loader reads the architecture from the file) and a small embedded HuBERT
 (``audio_encoder.*``, tests/audio_weights.py's one-layer 128-wide model). There is no chinese-hubert-base:
 JoyVASA runs on its own encoder, so a graph or command that asks for the stock one fails.
@@ -20,7 +20,6 @@ JoyVASA runs on its own encoder, so a graph or command that asks for the stock o
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import wave
 from pathlib import Path
@@ -29,7 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+import joyvasa_standin as mc
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
+from conftest import FIXTURES_DIR
 from lp_weights import write_tiny_kijai_set
 from playmate_core.checkpoint.io import read_safetensors
 from playmate_core.motion.checkpoint import load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256
@@ -41,16 +42,9 @@ ANIMAL_SEED = 1
 ANIMAL_PHOTO = Path(__file__).resolve().parent / "fixtures" / "animal" / "chelsea_451x300.jpg"
 
 
-def _make_checkpoint_module(fixture_dir: Path):
-    spec = importlib.util.spec_from_file_location("joyvasa_make_checkpoint", fixture_dir / "make_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path, name: str = "motion_generator_hubert_chinese.pt") -> Path:
+def write_tiny_joyvasa_release(folder: Path, fixture_dir: Path = FIXTURES_DIR / "joyvasa",
+                               name: str = "motion_generator_hubert_chinese.pt") -> Path:
     """{'args', 'model', 'iter'} as the released file, plus the fixture's motion_template.pkl beside it."""
-    mc = _make_checkpoint_module(fixture_dir)
     dit = dict(mc.DIT, **TINY_JOYVASA)
     hubert = dict(mc.hubert_config(0), hidden_size=AUDIO_DIM)
     state = {}
@@ -82,7 +76,7 @@ def write_tiny_playmate(stage1: Path, stage2: Path, seed: int = 0) -> tuple[Path
     return stage1, stage2
 
 
-def write_models_folder(root: Path, joyvasa_fixture: Path) -> Path:
+def write_models_folder(root: Path, joyvasa_fixture: Path = FIXTURES_DIR / "joyvasa") -> Path:
     """Every model the example workflows name, tiny, in their public places."""
     write_tiny_kijai_set(root / "liveportrait")
     write_tiny_kijai_set(root / "liveportrait" / "animal", seed=ANIMAL_SEED)
@@ -104,7 +98,8 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
 
 
 def write_input_media(folder: Path, media: Path, speech_seconds: float, long_seconds: float) -> Path:
-    """The workflows' input files from ../shared/media (portraits, driving video, speech cut to length)."""
+    """The workflows' input files from ``media`` = tests/fixtures/media (portraits, driving video, speech cut to
+    length)."""
     from core_nodes import decode_audio
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,32 +1,27 @@
 """Writers of motion-model files in the public layouts for tests.
 
-JoyVASA's released generator comes from the shared fixture's deterministic checkpoint builder
-(../shared/fixtures/joyvasa/make_checkpoint.py: the released key layout and args), written the way the
-release is (``torch.save({'args', 'model', 'iter'})``), with its motion_template.pkl beside it.
+JoyVASA's released generator comes from the goldens' deterministic checkpoint builder
+(tests/joyvasa_standin.py: the released key layout and args), written the way the release is
+(``torch.save({'args', 'model', 'iter'})``), with tests/fixtures/joyvasa/motion_template.pkl beside it.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import torch
 
-from conftest import shared_path
+import joyvasa_standin
+from conftest import fixture_path
 
 JOYVASA_NAME = "motion_generator_hubert_chinese.pt"
 LEGACY = {"parametrizations.weight.original0": "weight_g", "parametrizations.weight.original1": "weight_v"}
 
 
 def joyvasa_fixture():
-    """The shared fixture's make_checkpoint module (skips the test when ../shared is absent)."""
-    folder = shared_path("fixtures", "joyvasa")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    import make_checkpoint
-
-    return make_checkpoint
+    """The goldens' checkpoint builder (module joyvasa_standin: make_state_dict, released_args, ...)."""
+    return joyvasa_standin
 
 
 def rename_legacy(key: str) -> str:
@@ -51,7 +46,7 @@ def write_joyvasa_release(folder) -> str:
     mc = joyvasa_fixture()
     os.makedirs(folder, exist_ok=True)
     path = write_release(mc, mc.make_state_dict(hubert_layers=0, wn="parametrizations", seed=0), str(folder))
-    shutil.copyfile(shared_path("fixtures", "joyvasa", "motion_template.pkl"), os.path.join(folder, "motion_template.pkl"))
+    shutil.copyfile(fixture_path("joyvasa", "motion_template.pkl"), os.path.join(folder, "motion_template.pkl"))
     return path
 
 

@@ -1,4 +1,6 @@
-"""The shared test portraits as ComfyUI IMAGE tensors, and one cached face detector per model."""
+"""The test portraits (tests/fixtures/media/portraits) as ComfyUI IMAGE tensors, and one cached face detector per
+model. ASTRONAUT_2048 is made here the way the original 2048 px file was made: the astronaut upscaled 4x with
+Pillow's LANCZOS filter (pixel-identical to that file; no new detail, so it is not stored)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from conftest import shared_path
+from conftest import fixture_path
 from playmate_core.face.detector import MediaPipeFaceDetector
 
 ASTRONAUT = "astronaut_512x512.png"
@@ -24,8 +26,12 @@ ANNOTATED = {
 
 
 def photo(name: str) -> torch.Tensor:
-    """[1, H, W, 3] float32 in [0, 1] (skips the test when ../shared is absent)."""
-    array = np.asarray(Image.open(shared_path("media", "portraits", name)).convert("RGB"), dtype=np.float32)
+    """[1, H, W, 3] float32 in [0, 1] (a missing fixture fails the test)."""
+    if name == ASTRONAUT_2048:
+        image = Image.open(fixture_path("media", "portraits", ASTRONAUT)).convert("RGB").resize((2048, 2048), Image.LANCZOS)
+    else:
+        image = Image.open(fixture_path("media", "portraits", name)).convert("RGB")
+    array = np.asarray(image, dtype=np.float32)
     return torch.from_numpy(array / 255.0)[None]
 
 

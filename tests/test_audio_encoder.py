@@ -1,14 +1,15 @@
 """wav2vec2 / HuBERT encoders: strict loading of the public HF layouts, hidden states, chunking."""
 
 import argparse
-import importlib.util
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import audio_weights as AW
-from conftest import shared_path
+import joyvasa_standin as maker
+from conftest import fixture_path
+from golden_fixtures import joyvasa_window
 from playmate_core.audio import EncoderWeightsError, encoder_from_hf_state_dict, load_audio_encoder
 
 torch.manual_seed(0)
@@ -199,16 +200,13 @@ def test_chunk_seams_are_continuous():
 
 def test_joyvasa_hubert_matches_the_official_golden():
     """The 2-layer HuBERT of the JoyVASA small fixture (legacy weight-norm spelling) vs the official outputs."""
-    golden = load_file(str(shared_path("fixtures", "joyvasa", "golden_small.safetensors")))
-    spec = importlib.util.spec_from_file_location("jv_make", shared_path("fixtures", "joyvasa", "make_checkpoint.py"))
-    maker = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(maker)
+    golden = load_file(str(fixture_path("joyvasa", "golden_small.safetensors")))
     sd = {}
     for key, shape, dtype, canonical in maker.hubert_entries(maker.hubert_config(2), "legacy"):
         sd["audio_encoder." + key] = maker.value_for("audio_encoder." + key, "audio_encoder." + canonical, shape, dtype, 0)
     encoder = encoder_from_hf_state_dict(sd, maker.hf_config_json(2), prefix="audio_encoder.")
     assert encoder.normalize_input is False
-    window = golden["hubert.w0.input"]
+    window = joyvasa_window(golden, 0)
     for _ in range(2):  # JoyVASA's pad_audio: a 20-sample reflect pad, twice
         window = torch.nn.functional.pad(window[:, None], (20, 20), mode="reflect")[:, 0]
     conv = encoder.model.feature_extractor(window, None)[0].transpose(1, 2)

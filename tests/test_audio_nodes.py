@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import audio_weights as AW
-from conftest import shared_path
+from conftest import fixture_path
 from playmate_core.audio import AudioFeatures, AudioInputError, EncoderWeightsError, load_audio_file
 from playmate_core.download import RemoteFile
 
@@ -116,17 +116,27 @@ def test_loader_options(nodes, encoder_dir):
     assert hubert.family == "hubert" and hubert.normalize_input is False and hubert.name == "tiny-hubert"
 
 
+def clip(name: str) -> dict:
+    """A test clip as an AUDIO dict; "en_60s" is the 3.585 s speech clip repeated to exactly 60 s."""
+    if name == "en_60s":
+        audio = clip("en_3s_22k_mono.wav")
+        rate = audio["sample_rate"]
+        repeats = -(-60 * rate // audio["waveform"].shape[-1])
+        return {"waveform": audio["waveform"].repeat(1, 1, repeats)[..., :60 * rate], "sample_rate": rate}
+    return load_audio_file(str(fixture_path("media", "audio", name)))
+
+
 @pytest.mark.parametrize("name, fps, frames, samples", [
     ("en_3s_22k_mono.wav", 25.0, 90, 79380),
     ("en_3s_22k_mono.wav", 30.0, 108, 79380),
-    ("en_10s_22k_mono.wav", 25.0, 261, 230202),
-    ("en_10s_22k_mono.wav", 30.0, 313, 230055),
-    ("en_60s_22k_mono.wav", 25.0, 1500, 1323000),
-    ("en_60s_22k_mono.wav", 30.0, 1800, 1323000),
-    ("silence_3s_16k_mono.wav", 25.0, 75, 48000),
+    ("en_2s_22k_mono.wav", 25.0, 51, 44982),  # 44400 samples = 50.3 frames of 882
+    ("en_2s_22k_mono.wav", 30.0, 61, 44835),  # 60.4 frames of 735
+    ("en_60s", 25.0, 1500, 1323000),
+    ("en_60s", 30.0, 1800, 1323000),
+    ("silence_3s_16k_mono.flac", 25.0, 75, 48000),
 ])
 def test_frame_counts_on_real_clips(nodes, encoder_dir, name, fps, frames, samples):
-    audio = load_audio_file(str(shared_path("media", "audio", name)))
+    audio = clip(name)
     features, count, fitted = encode(nodes, audio, load(nodes, "tiny-w2v"), fps=fps)
     assert isinstance(features, AudioFeatures)
     assert count == frames == features.num_frames
@@ -138,7 +148,7 @@ def test_frame_counts_on_real_clips(nodes, encoder_dir, name, fps, frames, sampl
 
 
 def test_silence_gives_constant_features(nodes, encoder_dir):
-    audio = load_audio_file(str(shared_path("media", "audio", "silence_3s_16k_mono.wav")))
+    audio = clip("silence_3s_16k_mono.flac")
     features = encode(nodes, audio, load(nodes, "tiny-w2v"))[0].features
     interior = features[0, 5:-5]
     assert float((interior - interior.mean(0)).abs().max()) < 1e-4
@@ -159,7 +169,7 @@ def test_stereo_batch_and_inputs_untouched(nodes, encoder_dir):
 
 
 def test_long_audio_is_chunked_with_continuous_features(nodes, encoder_dir):
-    audio = load_audio_file(str(shared_path("media", "audio", "en_60s_22k_mono.wav")))
+    audio = clip("en_60s")
     encoder = load(nodes, "tiny-w2v")
     whole = encode(nodes, audio, encoder, chunk_seconds=0.0)[0].features
     chunked = encode(nodes, audio, encoder, chunk_seconds=20.0)[0].features
@@ -191,7 +201,7 @@ def host_output(encoder, audio):
 
 
 def test_host_encoder_output_is_accepted_where_it_fits(nodes, encoder_dir):
-    audio = load_audio_file(str(shared_path("media", "audio", "en_3s_22k_mono.wav")))
+    audio = clip("en_3s_22k_mono.wav")
     encoder = load(nodes, "tiny-w2v", input_normalization="off")
     output = host_output(encoder, audio)
     for layer in (-1, 1):
@@ -203,7 +213,7 @@ def test_host_encoder_output_is_accepted_where_it_fits(nodes, encoder_dir):
     normalising = load(nodes, "tiny-w2v")
     with pytest.raises(AudioInputError, match="does not normalise the input of 128-d encoders"):
         encode(nodes, audio, normalising, audio_encoder_output=output)
-    other = load_audio_file(str(shared_path("media", "audio", "en_10s_22k_mono.wav")))
+    other = clip("en_2s_22k_mono.wav")
     with pytest.raises(AudioInputError, match="encode the same audio clip"):
         encode(nodes, other, encoder, audio_encoder_output=output)
     wide = {"encoded_audio": torch.zeros(1, 179, 768), "encoded_audio_all_layers": ()}

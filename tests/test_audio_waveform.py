@@ -6,22 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_path
+from conftest import fixture_path
 from playmate_core.audio import AudioInputError, audio_waveform, fit_audio_to_frames, load_audio_file, to_encoder_input
 from playmate_core.audio.align import frame_positions, resample_to_video_frames
 from playmate_core.audio.waveform import pcm_to_float, zero_mean_unit_var
 
 
 def media(name):
-    return str(shared_path("media", "audio", name))
+    return str(fixture_path("media", "audio", name))
 
 
-@pytest.mark.parametrize("name, rate, channels, samples", [
-    ("en_10s_22k_mono.wav", 22050, 1, 229588),
-    ("en_10s_22k_mono.flac", 22050, 1, 229588),
-    ("en_10s_22k_mono.mp3", 22050, 1, 229588),  # gapless header honoured
-    ("en_10s_44k1_stereo.wav", 44100, 2, 459176),
-    ("en_10s_8k_mono.wav", 8000, 1, 83297),
+@pytest.mark.parametrize("name, rate, channels, samples", [  # tests/fixtures/README.md: 2.014 s cuts of one clip
+    ("en_2s_22k_mono.wav", 22050, 1, 44400),
+    ("en_2s_22k_mono.flac", 22050, 1, 44400),
+    ("en_2s_22k_mono.mp3", 22050, 1, 44400),  # gapless header honoured
+    ("en_2s_44k1_stereo.flac", 44100, 2, 88800),
+    ("en_2s_8k_mono.flac", 8000, 1, 16108),
 ])
 def test_load_audio_file_matches_the_files(name, rate, channels, samples):
     audio = load_audio_file(media(name))
@@ -32,8 +32,8 @@ def test_load_audio_file_matches_the_files(name, rate, channels, samples):
 
 
 def test_load_audio_file_scales_pcm16_like_the_host():
-    wav = load_audio_file(media("en_10s_22k_mono.wav"))["waveform"]
-    raw = np.frombuffer(open(media("en_10s_22k_mono.wav"), "rb").read()[44:], dtype="<i2")
+    wav = load_audio_file(media("en_2s_22k_mono.wav"))["waveform"]
+    raw = np.frombuffer(open(media("en_2s_22k_mono.wav"), "rb").read()[44:], dtype="<i2")
     assert torch.equal(wav[0, 0], torch.from_numpy(raw.astype(np.float32) / 32768.0))
 
 
@@ -48,12 +48,12 @@ def test_load_audio_file_errors(tmp_path):
 
 def test_resampled_variants_agree():
     """The 22.05 kHz mono, 44.1 kHz stereo and 8 kHz copies of one clip, resampled to 16 kHz."""
-    base = to_encoder_input(load_audio_file(media("en_10s_22k_mono.wav")))
-    stereo = to_encoder_input(load_audio_file(media("en_10s_44k1_stereo.wav")))
-    narrow = to_encoder_input(load_audio_file(media("en_10s_8k_mono.wav")))
-    assert base.shape == (1, math.ceil(229588 * 16000 / 22050))
-    assert stereo.shape == (1, math.ceil(459176 * 16000 / 44100))
-    assert narrow.shape == (1, math.ceil(83297 * 16000 / 8000))
+    base = to_encoder_input(load_audio_file(media("en_2s_22k_mono.wav")))
+    stereo = to_encoder_input(load_audio_file(media("en_2s_44k1_stereo.flac")))
+    narrow = to_encoder_input(load_audio_file(media("en_2s_8k_mono.flac")))
+    assert base.shape == (1, math.ceil(44400 * 16000 / 22050))
+    assert stereo.shape == (1, math.ceil(88800 * 16000 / 44100))
+    assert narrow.shape == (1, math.ceil(16108 * 16000 / 8000))
     n = narrow.shape[1]
     # right channel is the left at -6 dB, so the mono mix is 0.75 x the mono clip
     mix = stereo[:, :n] / 0.75

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 import audio_weights as AW
-from conftest import shared_path
+from conftest import fixture_path
 from lp_weights import random_official_states, write_official_layout, write_tiny_kijai_set
 from motion_weights import write_joyvasa_release, write_playmate_pair
 from playmate_core.audio import load_audio_file
@@ -47,8 +47,8 @@ def models(tmp_path_factory):
 
 
 def speech_clip(folder, seconds: float) -> str:
-    """The first seconds of the shared English speech clip as a 16-bit WAV."""
-    audio = load_audio_file(str(shared_path("media", "audio", "en_3s_22k_mono.wav")))
+    """The first seconds of the English speech test clip as a 16-bit WAV."""
+    audio = load_audio_file(str(fixture_path("media", "audio", "en_3s_22k_mono.wav")))
     rate = audio["sample_rate"]
     samples = audio["waveform"][0, 0, : int(round(seconds * rate))].numpy()
     path = os.path.join(folder, f"speech_{seconds:g}s.wav")
@@ -73,7 +73,7 @@ def probe(path):
 
 
 def portrait_path():
-    return str(shared_path("media", "portraits", "astronaut_512x512.png"))
+    return str(fixture_path("media", "portraits", "astronaut_512x512.png"))
 
 
 def animate(models, *extra, steps: str | None = "3"):
@@ -110,7 +110,7 @@ def test_pipeline_gives_the_node_graphs_motion_with_emotion_schedule_and_driving
                                                                                        monkeypatch):
     """Same files, seed and settings: pipeline.animate and the node graph produce identical motion."""
     monkeypatch.setenv("PLAYMATE_MODELS_DIR", str(models))
-    audio, video = speech_clip(tmp_path, 0.4), str(shared_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
+    audio, video = speech_clip(tmp_path, 0.4), str(fixture_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
     pipe = TalkingHeadPipeline.from_files(str(models), motion_model="playmate_motion.safetensors",
                                           emotion_model="playmate_emotion.safetensors", device="cpu", precision="fp32")
     result = pipe.animate(portrait_path(), audio, str(tmp_path / "pipe.mp4"), emotion="happy",
@@ -140,7 +140,7 @@ def test_pipeline_gives_the_node_graphs_motion_with_emotion_schedule_and_driving
 
 def test_emotion_and_pose_flags_through_the_cli(models, tmp_path, capsys):
     out = tmp_path / "emotion.mp4"
-    video = str(shared_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
+    video = str(fixture_path("media", "video", "driving_astronaut_3s_25fps_512.mp4"))
     assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out", str(out),
                    "--motion-model", "playmate_motion.safetensors", "--emotion-model", "playmate_emotion.safetensors",
                    "--emotion", "happy", "--emotion-schedule", "0 0.2 sad; 0.2 0.4 happy+surprised@0.5",
@@ -240,7 +240,7 @@ def test_liveportrait_set_elsewhere_in_the_official_layout(models, tmp_path):
 
 def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, capsys):
     audio = speech_clip(tmp_path, 0.4)
-    rocket = str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+    rocket = str(fixture_path("media", "portraits", "noface_rocket_640x427.png"))
     assert animate(models, "--portrait", rocket, "--audio", audio, "--out", str(tmp_path / "a.mp4")) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("error: no face found in the image") and sum(line.startswith("error") for line in err) == 1
@@ -258,7 +258,7 @@ def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys
 
     sampled = []
     monkeypatch.setattr(pipeline, "generate_motion", lambda *a, **k: sampled.append(generate_motion(*a, **k)) or sampled[-1])
-    hopper = str(shared_path("media", "portraits", "grace_hopper_512x600.png"))
+    hopper = str(fixture_path("media", "portraits", "grace_hopper_512x600.png"))
     out = tmp_path / "reference.mp4"
     assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
                    "--emotion-reference", hopper, "--emotion-strength", "0.8", "--no-paste-back") == 0
@@ -266,7 +266,7 @@ def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys
     offset = sampled[-1].expression_offset.reshape(1, 5, 21, 3)
     assert offset[:, :, [6, 12, 14, 17, 19, 20]].abs().max() == 0 and offset.abs().max() > 0
     torch.testing.assert_close(offset[0, 0], offset[0, -1], rtol=0, atol=0)  # one reference, the whole clip
-    rocket = str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+    rocket = str(fixture_path("media", "portraits", "noface_rocket_640x427.png"))
     cases = [(["--emotion-reference", hopper, "--emotion-schedule", "0 0.1 ref2"],
               "emotion schedule line 1 ('0 0.1 ref2') names ref2 but"),
              (["--emotion-reference", rocket], "--emotion-reference image 1 of 1 (ref1): no face found"),
@@ -281,7 +281,7 @@ def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys
 
 def rocket_path():
     """640x427, no face in it: only the detector-free crop modes can use it."""
-    return str(shared_path("media", "portraits", "noface_rocket_640x427.png"))
+    return str(fixture_path("media", "portraits", "noface_rocket_640x427.png"))
 
 
 def test_animate_crop_whole_and_box_need_no_face(models, tmp_path, capsys):

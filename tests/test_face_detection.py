@@ -1,4 +1,4 @@
-"""The bundled detector finds the faces of the shared portraits where they are, and none in the rocket."""
+"""The bundled detector finds the faces of the test portraits where they are, and none in the rocket."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from playmate_core.face.detector import DetectedFaces, FaceDetector
 from playmate_core.face.landmarks import FACEMESH_LAYOUT, eye_centers, mouth_center
 from portrait_photos import ANNOTATED, ASTRONAUT, ASTRONAUT_2048, HOPPER, ROCKET, detector, photo
 
-# facenet-pytorch MTCNN's box for the astronaut (an independent detector; shared/research/offline_tooling.md)
+# facenet-pytorch MTCNN's box for the astronaut (an independent detector, run offline by the fixtures' authors)
 MTCNN_ASTRONAUT_BOX = torch.tensor([181.0, 62.0, 268.0, 172.0])
 
 

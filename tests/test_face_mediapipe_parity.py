@@ -1,4 +1,4 @@
-"""Optional: our port against mediapipe's own runtime on the shared portraits.
+"""Optional: our port against mediapipe's own runtime on the test portraits.
 
 Runs only where mediapipe 0.10.21 (its legacy `solutions` API) is importable, e.g. a venv with
 `pip install --no-deps mediapipe==0.10.21 protobuf==4.25.9 attrs matplotlib opencv-python-headless`.

@@ -1,18 +1,19 @@
-"""Parity with the official LivePortrait networks (shared/fixtures/liveportrait).
+"""Parity with the official LivePortrait networks (tests/fixtures/liveportrait).
 
 Full-size checkpoint files are built from the fixture's deterministic weights, written in both
 public layouts (official .pth, Kijai safetensors), loaded through the public loader, and every
 golden tensor is reproduced at the fixture's tolerance (rel L2 < 1e-5; 3e-5 for SPADE
-intermediates).
+intermediates). The golden file keeps strided samples of the large tensors (tests/fixtures/README.md):
+our full-size results are compared on exactly those elements, and W and G run on our own F and W
+outputs (which match the golden ones to ~1e-7), so the chain is checked as the pipeline runs it.
 """
 
 from __future__ import annotations
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
-from conftest import shared_path
+from golden_fixtures import liveportrait_golden, sampled
 from lp_weights import golden_official_states, write_kijai_layout, write_official_layout
 from playmate_core.implicit.config import RendererConfig
 from playmate_core.implicit.keypoints import bins_to_degrees, keypoints_from_motion, rotation_matrix
@@ -26,12 +27,12 @@ FINAL_TOL = 1e-5
 
 @pytest.fixture(scope="module")
 def golden():
-    return load_file(shared_path("fixtures", "liveportrait", "golden.safetensors"))
+    return liveportrait_golden()
 
 
 @pytest.fixture(scope="module")
 def checkpoint_dirs(tmp_path_factory):
-    states = golden_official_states(shared_path("fixtures", "liveportrait"))
+    states = golden_official_states()
     root = tmp_path_factory.mktemp("liveportrait")
     return {
         "official": write_official_layout(states, root / "official"),
@@ -88,14 +89,14 @@ def _run_all(renderer, g) -> dict[str, torch.Tensor]:
             ours[f"motion_b2.{key}_logits"] = raw_b2[key]
             ours[f"motion_b2.{key}_deg"] = bins_to_degrees(raw_b2[key])
 
-        # W and G on the golden inputs (so each module is checked on its own)
+        # W and G on the golden keypoints, with our F volume and our W feature as their inputs
         x_s, x_d = g["derived.x_s"], g["derived.x_d"]
-        warp = renderer.warp(g["appearance.f_s"], x_s, x_d)
+        warp = renderer.warp(ours["appearance.f_s"], x_s, x_d)
         ours["warp.occlusion_map"] = warp["occlusion_map"]
         ours["warp.deformation"] = warp["deformation"]
         ours["warp.out"] = warp["out"]
         ours["warp.mask_s2"] = warp["mask"][..., ::2, ::2]
-        ours["spade.out"] = renderer.decode(g["warp.out"])
+        ours["spade.out"] = renderer.decode(warp["out"])
         ours["stitch.delta"] = renderer.stitching.stitch_delta(x_s, x_d)
         ours["stitch.x_d_stitched"] = renderer.stitch(x_s, x_d)
         eye = renderer.eye_delta(x_s, g["input.eye_ratio"])
@@ -105,11 +106,11 @@ def _run_all(renderer, g) -> dict[str, torch.Tensor]:
         # end to end: retargeting, stitching, warp, decode, as the official pipeline chains them
         x_final = renderer.stitch(x_s, x_d + eye + lip)
         ours["e2e.x_d_final"] = x_final
-        e2e = renderer.warp(g["appearance.f_s"], x_s, x_final)
+        e2e = renderer.warp(ours["appearance.f_s"], x_s, x_final)
         ours["e2e.occlusion_map"] = e2e["occlusion_map"]
         ours["e2e.deformation"] = e2e["deformation"]
         ours["e2e.warp_out"] = e2e["out"]
-        ours["e2e.image"] = renderer.render(g["appearance.f_s"], x_s, x_final)
+        ours["e2e.image"] = renderer.render(ours["appearance.f_s"], x_s, x_final)
     for hook in hooks:
         hook.remove()
     return ours
@@ -131,6 +132,7 @@ def test_every_golden_tensor_is_reproduced(outputs, golden):
     assert set(ours) == expected, f"{layout}: golden keys not produced: {sorted(expected - set(ours))}"
     failures = []
     for key in sorted(expected):
+        ours[key] = sampled(key, ours[key])
         assert ours[key].shape == golden[key].shape, f"{layout} {key}: {ours[key].shape} vs {golden[key].shape}"
         tol = INTERMEDIATE_TOL if key.startswith("spade.") and key != "spade.out" else FINAL_TOL
         err = _rel_l2(ours[key], golden[key])

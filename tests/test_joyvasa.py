@@ -1,5 +1,5 @@
 """JoyVASA's released format: safe loading (both HuBERT spellings), conversion, and parity with the official code
-(../shared/fixtures/joyvasa goldens, computed by the official implementation on deterministic weights)."""
+(tests/fixtures/joyvasa goldens, computed by the official implementation on deterministic weights)."""
 
 import os
 import pickle
@@ -8,7 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import shared_path
+from conftest import fixture_path
+from golden_fixtures import joyvasa_rows, joyvasa_window
 from motion_weights import joyvasa_fixture, write_release
 from playmate_core.checkpoint.io import CheckpointError
 from playmate_core.cli import main as cli_main
@@ -33,12 +34,12 @@ def mc():
 
 @pytest.fixture(scope="module")
 def golden_small():
-    return load_file(str(shared_path("fixtures", "joyvasa", "golden_small.safetensors")))
+    return load_file(str(fixture_path("joyvasa", "golden_small.safetensors")))
 
 
 @pytest.fixture(scope="module")
 def template():
-    return read_template(str(shared_path("fixtures", "joyvasa", "motion_template.pkl")))
+    return read_template(str(fixture_path("joyvasa", "motion_template.pkl")))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def models(mc, release_state, template):
 
 
 def test_released_file_loads_safely_with_either_hubert_spelling(mc, release_state, tmp_path):
-    tpl = shared_path("fixtures", "joyvasa", "motion_template.pkl")
+    tpl = fixture_path("joyvasa", "motion_template.pkl")
     hubert = {}
     for spelling in ("parametrizations", "legacy"):
         folder = tmp_path / spelling
@@ -109,7 +110,7 @@ def test_missing_template_says_where_it_goes(mc, release_state, tmp_path):
 
 def test_convert_command_round_trip(mc, release_state, tmp_path, models, golden_small):
     path = write_release(mc, release_state, str(tmp_path))
-    (tmp_path / "motion_template.pkl").write_bytes(shared_path("fixtures", "joyvasa", "motion_template.pkl").read_bytes())
+    (tmp_path / "motion_template.pkl").write_bytes(fixture_path("joyvasa", "motion_template.pkl").read_bytes())
     out, audio_out = tmp_path / "joyvasa.safetensors", tmp_path / "joyvasa_hubert.safetensors"
     assert cli_main(["convert-joyvasa", path, "--out", str(out), "--audio-out", str(audio_out)]) == 0
     converted = load_motion_model(str(out))
@@ -157,18 +158,21 @@ def test_sampler_steps_match_the_official_chain(models, golden_small):
     """First and last of the 50 ancestral steps of window 0 (CFG 2.8 on [null audio, audio]), from the stored
     trajectory and noise: the guided x0, the update, and the window's final x0."""
     g, model = golden_small, models["released"]
-    traj, z = g["gen.buggy.w0.traj_x50_to_x1"], g["noise.z.w0"]
+    # the stored trajectory keeps x_t entering steps t = 50, 49 and 1 (rows 0, 1, 49 of the full one)
+    assert joyvasa_rows("gen.buggy.w0.traj_x50_to_x1") == [0, 1, 49]
+    x50, x49, x1 = g["gen.buggy.w0.traj_x50_to_x1"].split(1)
+    z = g["noise.z.w0"]
     cond = _conditions(1, g)
     batched = type(cond)(cond.audio.repeat(2, 1, 1), torch.tensor([True, False]), None, None,
                          torch.zeros(2, 21, 3), torch.zeros(2, 70))
     with torch.inference_mode():
         state = model.encode_conditions(batched)
-        for t, x_t, stored in ((50, traj[0:1], g["gen.buggy.w0.dn_out_t50"]), (1, traj[49:50], g["gen.buggy.w0.dn_out_t1"])):
+        for t, x_t, stored in ((50, x50, g["gen.buggy.w0.dn_out_t50"]), (1, x1, g["gen.buggy.w0.dn_out_t1"])):
             out = model.denoise(x_t.repeat(2, 1, 1), torch.tensor([t, t]), state)
             assert rel(out, stored[:, 25:]) < 1e-5
             x0 = combine_guidance(out[:, None], 2.8)
             if t == 50:
-                assert rel(ddpm_step(model.schedule, 50, x_t, x0, z[0:1][0]), traj[1:2]) < 1e-5
+                assert rel(ddpm_step(model.schedule, 50, x_t, x0, z[0:1][0]), x49) < 1e-5
             else:
                 assert rel(ddpm_step(model.schedule, 1, x_t, x0), g["gen.buggy.w0.x0"]) < 1e-5
     for name in ("betas", "alphas", "alpha_bars", "sigmas_inflex"):
@@ -204,7 +208,7 @@ def test_denormalisation_smoothing_and_application_match(models, golden_small):
 
 def test_motion_application_matches_the_official_keypoints():
     """anchor_to_first_frame reproduces JoyVASA's relative application (CLI path, before its 1.1 multiplier)."""
-    g = load_file(str(shared_path("fixtures", "joyvasa", "golden.safetensors")))
+    g = load_file(str(fixture_path("joyvasa", "golden.safetensors")))
     gen = torch.cat([g["gen.buggy.motion.exp"].reshape(115, 63), g["gen.buggy.smoothed.scale"], g["gen.buggy.smoothed.t"],
                      g["gen.buggy.smoothed.pitch"], g["gen.buggy.smoothed.yaw"], g["gen.buggy.smoothed.roll"]], dim=1)
     src = torch.cat([g["src.exp"].reshape(1, 63), g["src.scale"], g["src.t"], g["src.pitch"], g["src.yaw"], g["src.roll"]], 1)
@@ -226,7 +230,7 @@ def test_embedded_hubert_features_match_the_official_audio_path(mc, golden_small
     assert encoder.family == "hubert" and not encoder.normalize_input
     with torch.inference_mode():
         for w in (0, 1):
-            feats = window_features(encoder, golden_small[f"hubert.w{w}.input"], 100)
+            feats = window_features(encoder, joyvasa_window(golden_small, w), 100)
             assert rel(feats, golden_small[f"hubert.w{w}.resampled"]) < 1e-5
         clip = windowed_features(encoder, golden_small["in.audio_16k"][:16000 + 100])
     assert clip.features.shape == (1, 26, 768) and clip.num_frames == 26 and clip.encoder == "joyvasa-hubert"

@@ -21,7 +21,7 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from conftest import shared_path
+from conftest import fixture_path
 from lp_weights import golden_official_states, write_kijai_layout
 from playmate_core.face.crop import CropConfig
 from playmate_core.face.landmarks import FACEMESH_LAYOUT
@@ -68,7 +68,7 @@ def lip_ratio():
 def renderer(tmp_path_factory):
     """The stand-in (golden) LivePortrait weights, loaded from Kijai's layout."""
     folder = tmp_path_factory.mktemp("lp_golden")
-    write_kijai_layout(golden_official_states(shared_path("fixtures", "liveportrait")), folder)
+    write_kijai_layout(golden_official_states(fixture_path("fixtures", "liveportrait")), folder)
     return load_renderer(str(folder))
 
 

@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 import audio_weights as AW
-from conftest import shared_path
+from conftest import fixture_path
+from golden_fixtures import joyvasa_window
 from motion_weights import JOYVASA_NAME, joyvasa_fixture, write_release
 from playmate_core.audio import AudioInputError
 from playmate_core.cli import main as cli_main
@@ -26,7 +27,7 @@ def rel(a, b):
 
 @pytest.fixture(scope="module")
 def golden_small():
-    return load_file(str(shared_path("fixtures", "joyvasa", "golden_small.safetensors")))
+    return load_file(str(fixture_path("fixtures", "joyvasa", "golden_small.safetensors")))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def models_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     (root / "playmate").mkdir()
     write_release(mc, mc.make_state_dict(hubert_layers=2, wn="parametrizations", seed=0), str(root / "playmate"))
-    shutil.copyfile(shared_path("fixtures", "joyvasa", "motion_template.pkl"), root / "playmate" / "motion_template.pkl")
+    shutil.copyfile(fixture_path("fixtures", "joyvasa", "motion_template.pkl"), root / "playmate" / "motion_template.pkl")
     config = AW.tiny_hf_config("hubert", layers=1)
     config.update(hidden_size=768, num_attention_heads=4)
     AW.write_hf_folder(str(root / "audio_encoders" / "chinese-hubert-base"), config, AW.hf_state_dict(config, seed=1),
@@ -62,7 +63,7 @@ def test_embedded_encoder_through_the_nodes_matches_the_official_windows(nodes, 
     model, encoder = nodes["PlaymateLoadMotionModel"]().load(JOYVASA_NAME, "cpu", "fp32", "released")
     assert encoder.name == EMBEDDED and encoder.windowing.window_frames == 100
     # two official windows back to back: the node must cut exactly there and encode each on its own
-    wave = torch.cat([golden_small["hubert.w0.input"], golden_small["hubert.w1.input"]], dim=-1)
+    wave = torch.cat([joyvasa_window(golden_small, 0), joyvasa_window(golden_small, 1)], dim=-1)
     audio = {"waveform": wave[None], "sample_rate": 16000}
     features, count, fitted = nodes["PlaymateEncodeAudio"]().encode(audio, encoder)  # every widget at its default
     expected = torch.cat([golden_small["hubert.w0.resampled"], golden_small["hubert.w1.resampled"]], dim=1)

@@ -1,4 +1,4 @@
-"""Pose From Video on the synthetic driving video with ground truth (shared/media/video).
+"""Pose From Video on the synthetic driving video with ground truth (tests/fixtures/media/video).
 
 The tiny renderer's motion extractor has random weights, so its own angles carry no information;
 what is measured here is everything around it: streamed decoding, face detection and the
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_path
+from conftest import fixture_path
 from playmate_core.audio.features import AudioFeatures
 from playmate_core.face.detector import MediaPipeFaceDetector
 from playmate_core.motion.conditions import PoseSequence
@@ -35,16 +35,16 @@ def node(pack):
 
 @pytest.fixture(scope="module")
 def truth():
-    return json.loads(shared_path("media", "video", "driving_astronaut_3s_25fps_512.json").read_text())
+    return json.loads(fixture_path("media", "video", "driving_astronaut_3s_25fps_512.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def full_run(node, renderer):
-    return node.estimate(renderer, **WIDGETS, video=str(shared_path(*VIDEO)))
+    return node.estimate(renderer, **WIDGETS, video=str(fixture_path(*VIDEO)))
 
 
 def decoded_frames(count: int) -> torch.Tensor:
-    with av.open(str(shared_path(*VIDEO))) as container:
+    with av.open(str(fixture_path(*VIDEO))) as container:
         frames = [f.to_ndarray(format="rgb24") for _, f in zip(range(count), container.decode(video=0))]
     return torch.from_numpy(np.stack(frames)).float() / 255
 
@@ -67,7 +67,7 @@ def test_translation_follows_the_ground_truth(full_run, truth, renderer):
     """tx, ty are the motion of the face origin (the keypoints' t in the first crop) in the first
     crop's normalised units; the ground truth says where that frame-0 point goes in every frame."""
     pose = full_run[0].values
-    first = next(video_chunks(str(shared_path(*VIDEO)), chunk_size=1))
+    first = next(video_chunks(str(fixture_path(*VIDEO)), chunk_size=1))
     measures = measure_chunk(first, MediaPipeFaceDetector(), renderer)
     to_norm = crop_normaliser(512) @ measures.image_to_crop[0]
     origin = torch.tensor([float(measures.t[0, 0]), float(measures.t[0, 1]), 1.0], dtype=torch.float64)
@@ -104,7 +104,7 @@ def test_frames_without_a_face_are_interpolated_and_reported(node, renderer, ful
 def test_audio_features_set_rate_and_length_and_stop_decoding_early(node, renderer, full_run):
     """30 fps, 0.5 s of audio: only the first ~0.5 s of the video is decoded, resampled to 30 fps."""
     features = AudioFeatures(torch.zeros(1, 15, 8), fps=30.0, num_frames=15, duration_s=0.5, encoder="test")
-    pose, _, report = node.estimate(renderer, **WIDGETS, video=str(shared_path(*VIDEO)), audio_features=features)
+    pose, _, report = node.estimate(renderer, **WIDGETS, video=str(fixture_path(*VIDEO)), audio_features=features)
     assert pose.fps == 30.0 and pose.values.shape == (15, 6)
     assert "14 frames at 25 fps" in report  # frames up to (15 + 1) / 30 s
     video_rate = full_run[0].values[:14].double().numpy()
@@ -118,7 +118,7 @@ def test_a_host_video_is_read_from_its_stream_source(node, renderer, full_run):
 
     class HostVideo:  # the part of comfy_api's VideoInput the node uses
         def get_stream_source(self):
-            return io.BytesIO(shared_path(*VIDEO).read_bytes())
+            return io.BytesIO(fixture_path(*VIDEO).read_bytes())
 
     features = AudioFeatures(torch.zeros(1, 5, 8), fps=25.0, num_frames=5, duration_s=0.2, encoder="test")
     pose, _, _ = node.estimate(renderer, **WIDGETS, video=HostVideo(), audio_features=features)
@@ -166,10 +166,10 @@ def test_bad_driving_inputs(node, renderer, tmp_path):
     with pytest.raises(ValueError, match="has no video stream"):
         node.estimate(renderer, **WIDGETS, video=str(empty))
     with pytest.raises(ValueError, match="has no video stream"):
-        node.estimate(renderer, **WIDGETS, video=str(shared_path("media", "audio", "en_3s_22k_mono.wav")))
+        node.estimate(renderer, **WIDGETS, video=str(fixture_path("media", "audio", "en_3s_22k_mono.wav")))
     with pytest.raises(ValueError, match="cannot read the driving video"):
         node.estimate(renderer, **WIDGETS, video=str(tmp_path / "missing.mp4"))
     rocket = torch.from_numpy(np.asarray(__import__("PIL.Image").Image.open(
-        shared_path("media", "portraits", "noface_rocket_640x427.png")).convert("RGB"), dtype=np.float32) / 255)
+        fixture_path("media", "portraits", "noface_rocket_640x427.png")).convert("RGB"), dtype=np.float32) / 255)
     with pytest.raises(ValueError, match="no face was found in any frame"):
         node.estimate(renderer, **WIDGETS, images=rocket[None].repeat(2, 1, 1, 1))

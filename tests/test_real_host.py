@@ -2,7 +2,7 @@
 
 The checkout is not modified: the server runs with --base-directory in a temporary folder that holds
 custom_nodes/ComfyUI-Playmate (a symlink to this pack), models/ (tiny weights under the public names),
-input/ (the shared media) and output/, and an in-memory database. COMFYUI_PYTHON picks the interpreter
+input/ (the test media) and output/, and an in-memory database. COMFYUI_PYTHON picks the interpreter
 (default: this one); it needs ComfyUI's requirements.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import core_nodes
-from conftest import REPO_ROOT, shared_path
+from conftest import REPO_ROOT, fixture_path
 from model_files import write_input_media, write_models_folder
 from test_workflows import LONG_SECONDS, SPEECH_SECONDS, check_video, load
 
@@ -85,8 +85,8 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy_base")
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "ComfyUI-Playmate").symlink_to(REPO_ROOT, target_is_directory=True)
-    write_input_media(base / "input", shared_path("media"), SPEECH_SECONDS, LONG_SECONDS)
-    write_models_folder(base / "models", shared_path("fixtures", "joyvasa"))
+    write_input_media(base / "input", fixture_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_models_folder(base / "models", fixture_path("joyvasa"))
     (base / "output").mkdir()
     host = Server(base, base / "server.log")
     host.wait_ready()

@@ -1,4 +1,4 @@
-"""Data preparation on real media: a small videos folder made from the shared driving video and speech,
+"""Data preparation on real media: a small videos folder made from the test driving video and speech,
 tiny random LivePortrait and wav2vec2 weights."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from playmate_core.train.extract import frames_at_rate
 from playmate_core.train.labels import LabelError
 from playmate_core.train.prepare import prepare_dataset
 from playmate_core.train.probe import SkipVideo
-from conftest import shared_path
+from conftest import fixture_path
 from train_media import DRIVING, SPEECH, build_video_folder, decoded_frames, write_video
 
 KEPT = {"anna/talk.mp4", "ben/happy/talk.mp4", "vfr.mkv"}
@@ -86,7 +86,7 @@ def test_motion_and_audio_are_aligned_frame_for_frame(prepared, networks):
         assert data.motion.shape == (n, 70) and data.kp_canonical.shape == (n, 21, 3)
         assert data.audio.shape == (n, networks["encoder"].dim) and ds.audio_dim == networks["encoder"].dim
     anna = ds.load([c["source"] for c in ds.clips].index("anna/talk.mp4"))
-    speech = fit_audio_to_frames(load_audio_file(os.fspath(shared_path(*SPEECH))), 75, 25)
+    speech = fit_audio_to_frames(load_audio_file(os.fspath(fixture_path(*SPEECH))), 75, 25)
     reference = encode_audio(speech, networks["encoder"], 25).features[0]  # the speech before AAC coding
 
     def corr(x, y):
@@ -158,8 +158,8 @@ def test_labels_from_a_csv_through_the_command_line(networks, tmp_path, capsys):
     from playmate_core import cli
 
     videos = tmp_path / "videos"
-    speech = load_audio_file(os.fspath(shared_path(*SPEECH)))
-    write_video(videos / "s01" / "a.mp4", decoded_frames(shared_path(*DRIVING), 256)[:50], audio=speech)  # 2 s
+    speech = load_audio_file(os.fspath(fixture_path(*SPEECH)))
+    write_video(videos / "s01" / "a.mp4", decoded_frames(fixture_path(*DRIVING), 256)[:50], audio=speech)  # 2 s
     (videos / "labels.csv").write_text("path,emotion,identity\ns01/a.mp4,Sad,speaker-7\n")
     code = cli.main(["train", "prepare", str(videos), str(tmp_path / "set"), "--renderer", networks["lp"],
                      "--audio-encoder", networks["w2v"], "--emotion-labels", str(videos / "labels.csv"),

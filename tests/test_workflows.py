@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import core_nodes
-from conftest import REPO_ROOT, shared_path
+from conftest import REPO_ROOT, fixture_path
 from model_files import write_input_media, write_models_folder
 from workflow_convert import WorkflowFormatError, ui_to_api
 from workflow_runner import Runner
@@ -29,8 +29,8 @@ def comfy_folders(tmp_path_factory):
     """ComfyUI-like input / output / models folders; the pack's host fallback and the core doubles use them."""
     root = tmp_path_factory.mktemp("comfy")
     inputs, outputs = root / "input", root / "output"
-    write_input_media(inputs, shared_path("media"), SPEECH_SECONDS, LONG_SECONDS)
-    write_models_folder(root / "models", shared_path("fixtures", "joyvasa"))
+    write_input_media(inputs, fixture_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_models_folder(root / "models", fixture_path("joyvasa"))
     patch = pytest.MonkeyPatch()
     patch.setenv("PLAYMATE_MODELS_DIR", str(root / "models"))
     patch.setenv("PLAYMATE_OUTPUT_DIR", str(outputs))

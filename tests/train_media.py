@@ -1,4 +1,4 @@
-"""Small training-video folders made with PyAV from the shared media (for the data-preparation tests)."""
+"""Small training-video folders made with PyAV from the test media in tests/fixtures (for the data-preparation tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from conftest import shared_path
+from conftest import fixture_path
 from playmate_core.audio.io import load_audio_file
 
 DRIVING = ("media", "video", "driving_astronaut_3s_25fps_512.mp4")
@@ -53,8 +53,8 @@ def write_video(path: Path, frames: list[np.ndarray], times: list[float] | None 
 
 def build_video_folder(root: Path, size: int = 256) -> dict[str, str]:
     """A videos folder and what each file is for: {relative path: expected outcome}."""
-    faces = decoded_frames(shared_path(*DRIVING), size)
-    speech = load_audio_file(os.fspath(shared_path(*SPEECH)))
+    faces = decoded_frames(fixture_path(*DRIVING), size)
+    speech = load_audio_file(os.fspath(fixture_path(*SPEECH)))
     write_video(root / "anna" / "talk.mp4", faces, audio=speech)
     write_video(root / "ben" / "happy" / "talk.mp4", faces[::-1][:55], audio=speech)  # 2.2 s
     write_video(root / "silent.mp4", faces, audio=None)

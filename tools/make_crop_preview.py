@@ -1,6 +1,6 @@
 """Make docs/images/crop_preview.png with the pack's own Load Portrait node.
 
-    python tools/make_crop_preview.py [--photo ../shared/media/portraits/astronaut_512x512.png]
+    python tools/make_crop_preview.py [--photo tests/fixtures/media/portraits/astronaut_512x512.png]
 
 Left: the photo with the aligned crop window (white), the paste-back mask (tint; its inner edge is
 where the feathering starts), the eye and mouth centres; right: the 256x256 crop the networks see.
@@ -28,7 +28,7 @@ PANEL = 256
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photo", default=os.path.join(ROOT, "..", "shared", "media", "portraits", "astronaut_512x512.png"))
+    parser.add_argument("--photo", default=os.path.join(ROOT, "tests", "fixtures", "media", "portraits", "astronaut_512x512.png"))
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "images", "crop_preview.png"))
     args = parser.parse_args()
 

@@ -1,8 +1,8 @@
-"""Make docs/images/render_preview.png: Pose From Video + Render Frames on the shared media.
+"""Make docs/images/render_preview.png: Pose From Video + Render Frames on the test media (tests/fixtures/media).
 
     python tools/make_render_preview.py [--out docs/images/render_preview.png]
 
-Top row: frames of the driving video (shared/media/video); middle row: the astronaut portrait
+Top row: frames of the driving video (tests/fixtures/media/video); middle row: the astronaut portrait
 rendered with that head pose and pasted back into the photo (Render Frames); bottom: the pose
 curves of Pose From Video. The LivePortrait networks carry the golden fixture's deterministic
 stand-in weights (no trained weights can be downloaded here), so the renders show the warp's
@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+MEDIA = ROOT / "tests" / "fixtures" / "media"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from lp_weights import golden_official_states, write_kijai_layout  # noqa: E402
@@ -44,10 +44,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "images" / "render_preview.png"))
     args = parser.parse_args()
-    video = SHARED / "media" / "video" / "driving_astronaut_3s_25fps_512.mp4"
-    photo = np.asarray(Image.open(SHARED / "media" / "portraits" / "astronaut_512x512.png").convert("RGB"), np.float32)
+    video = MEDIA / "video" / "driving_astronaut_3s_25fps_512.mp4"
+    photo = np.asarray(Image.open(MEDIA / "portraits" / "astronaut_512x512.png").convert("RGB"), np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_kijai_layout(golden_official_states(SHARED / "fixtures" / "liveportrait"), Path(tmp))
+        folder = write_kijai_layout(golden_official_states(), Path(tmp))
         renderer = load_renderer(str(folder), dtype=torch.bfloat16, channels_last=True)
     detector = MediaPipeFaceDetector()
     portrait = load_portraits(torch.from_numpy(photo / 255)[None], detector)

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+MEDIA = ROOT / "tests" / "fixtures" / "media"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tools")]
 
 import core_nodes  # noqa: E402
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--models", type=Path, help="a ComfyUI models folder with trained weights (adds a render panel)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = write_input_media(Path(tmp) / "input", SHARED / "media", 1.0, 3.0)
+        inputs = write_input_media(Path(tmp) / "input", MEDIA, 1.0, 3.0)
         for name in CARDS:
             render = render_frame(name, args.models, inputs) if args.models else None
             card(name, inputs, render).save(ROOT / "workflows" / f"{name}.jpg", quality=88)
