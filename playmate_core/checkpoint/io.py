@@ -43,6 +43,27 @@ UNSAFE_PICKLE_WAY_ON = ("Use the .safetensors version of this file, or a copy fr
                         "convert-joyvasa)")
 
 
+SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024  # the format's own cap on the JSON header
+
+
+def read_safetensors_metadata(path: str) -> dict[str, str]:
+    """The header metadata of a .safetensors file, reading only its header (no tensors).
+
+    Raises OSError or ValueError when the file is not a readable safetensors file."""
+    with open(path, "rb") as f:
+        size_bytes = f.read(8)
+        if len(size_bytes) != 8:
+            raise ValueError("shorter than a safetensors header")
+        size = int.from_bytes(size_bytes, "little")
+        if size > SAFETENSORS_HEADER_LIMIT:
+            raise ValueError(f"header size {size} is over the format's limit")
+        header = json.loads(f.read(size))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    metadata = header.get("__metadata__") or {}
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
 def read_pickled_checkpoint(path: str, allowed_globals: Iterable[Any] = (), what: str = "checkpoint",
                             way_on: str = UNSAFE_PICKLE_WAY_ON) -> Any:
     """torch.load with weights_only=True (plus an explicit allow-list): never a full unpickle.
