@@ -85,7 +85,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy_base")
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "ComfyUI-Playmate").symlink_to(REPO_ROOT, target_is_directory=True)
-    write_input_media(base / "input", shared_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_input_media(base / "input", SPEECH_SECONDS, LONG_SECONDS)
     write_models_folder(base / "models", shared_path("fixtures", "joyvasa"))
     (base / "output").mkdir()
     host = Server(base, base / "server.log")

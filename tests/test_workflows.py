@@ -29,7 +29,7 @@ def comfy_folders(tmp_path_factory):
     """ComfyUI-like input / output / models folders; the pack's host fallback and the core doubles use them."""
     root = tmp_path_factory.mktemp("comfy")
     inputs, outputs = root / "input", root / "output"
-    write_input_media(inputs, shared_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_input_media(inputs, SPEECH_SECONDS, LONG_SECONDS)
     write_models_folder(root / "models", shared_path("fixtures", "joyvasa"))
     patch = pytest.MonkeyPatch()
     patch.setenv("PLAYMATE_MODELS_DIR", str(root / "models"))

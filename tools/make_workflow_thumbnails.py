@@ -3,7 +3,7 @@
 
     python tools/make_workflow_thumbnails.py [--models ComfyUI/models]
 
-Each card shows the workflow's real inputs (the shared portraits, the speech waveform, the driving video's
+Each card shows the workflow's real inputs (the pack's example portraits, the speech waveform, the driving video's
 first frame, the emotion schedule). With --models (a ComfyUI models folder holding the workflows' models:
 trained LivePortrait weights, the audio encoders, JoyVASA / Playmate motion models) it also runs the
 workflow's API twin for 1 s of speech and shows a rendered frame; without trained weights a render would
@@ -24,7 +24,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tools")]
 
 import core_nodes  # noqa: E402
@@ -75,7 +74,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     draw.text((12, 8), f"Playmate: {title}", fill=INK)
     draw.text((12, 22), subtitle, fill=(170, 170, 170))
     body = HEIGHT - TITLE
-    photos = ["portrait.png", "portrait_2.png"] if name == "batch" else ["portrait.png"]
+    photos = ["playmate_portrait.jpg", "playmate_portrait_2.jpg"] if name == "batch" else ["playmate_portrait.jpg"]
     side = body if len(photos) == 1 else body // 2
     for i, photo in enumerate(photos):
         canvas.paste(fit(Image.open(inputs / photo), (side, side)), (0, TITLE + i * side))
@@ -87,7 +86,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     else:
         top = TITLE
         if name == "pose_from_video":
-            canvas.paste(fit(first_video_frame(inputs / "driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            canvas.paste(fit(first_video_frame(inputs / "playmate_driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "driving video", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion":
@@ -98,7 +97,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
             draw.multiline_text((x0 + 12, TITLE + 20), "minutes of speech\n-> Render Video\n-> H.264 + AAC, chunk by chunk",
                                 fill=INK, spacing=6)
             top = TITLE + right[1] // 2
-    speech = "long_speech.wav" if name == "long_audio" else "speech.wav"
+    speech = "playmate_long_speech.flac" if name == "long_audio" else "playmate_speech.flac"
     canvas.paste(waveform_panel(inputs / speech, (right[0], HEIGHT - top)), (x0, top))
     draw.text((x0 + 8, top + 4), "speech", fill=INK)
     return canvas
@@ -126,7 +125,7 @@ def main() -> None:
     parser.add_argument("--models", type=Path, help="a ComfyUI models folder with trained weights (adds a render panel)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = write_input_media(Path(tmp) / "input", SHARED / "media", 1.0, 3.0)
+        inputs = write_input_media(Path(tmp) / "input", 1.0, 3.0)
         for name in CARDS:
             render = render_frame(name, args.models, inputs) if args.models else None
             card(name, inputs, render).save(ROOT / "workflows" / f"{name}.jpg", quality=88)

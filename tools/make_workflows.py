@@ -25,18 +25,12 @@ OUT = ROOT / "workflows"
 JOYVASA = {"encoder": "chinese-hubert-base", "model": "motion_generator_hubert_chinese.pt", "steps": 50, "audio_cfg": 2.8}
 PLAYMATE = {"encoder": "wav2vec2-base-960h", "model": "playmate_motion.safetensors", "steps": 25, "audio_cfg": 1.5}
 
-MODELS_NOTE = """## Models ({family})
-Put these files in `ComfyUI/models/` (see the pack's README for links):
-- `liveportrait/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-  stitching_retargeting_module (`.safetensors`, Kijai's conversion)
-- `audio_encoders/{encoder}/`: config.json, preprocessor_config.json, pytorch_model.bin
-- `playmate/`: {motion}
-
-The LivePortrait files and the audio encoder are downloaded on first use when there is internet."""
+MODELS_NOTE = ("**Models** ({family}): the LivePortrait networks and the `{encoder}` audio encoder download on first "
+               "use; put {motion} in `ComfyUI/models/playmate/` (README: Models).")
 
 JOYVASA_FILES = "`motion_generator_hubert_chinese.pt` + `motion_template.pkl` (JoyVASA, MIT)"
-PLAYMATE_FILES = ("`playmate_motion.safetensors` (stage 1) and `playmate_emotion.safetensors` (stage 2), "
-                  "trained with `python -m playmate_core train`")
+PLAYMATE_FILES = ("`playmate_motion.safetensors` + `playmate_emotion.safetensors`, trained with "
+                  "`python -m playmate_core train`")
 
 
 def node_classes() -> dict[str, type]:
@@ -59,20 +53,20 @@ def new_graph(classes) -> WorkflowGraph:
                          {"cnr_id": "comfy-core", "ver": "0.3.64"})
 
 
-def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "speech.wav",
+def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "playmate_speech.flac",
                  seed_control: str = "fixed") -> dict:
     """The shared chain: photo(s) + speech -> portrait, keypoints, features, motion. Returns the nodes by role."""
     n = {}
-    files = images or ["portrait.png"]
+    files = images or ["playmate_portrait.jpg"]
     loads = [g.node("LoadImage", (0, 20 + 380 * i), image=f) for i, f in enumerate(files)]
     image_out = loads[0]
     if len(loads) > 1:
-        batch = g.node("ImageBatch", (380, 20), title="Image Batch (same size; others are centre-cropped)")
+        batch = g.node("ImageBatch", (380, 20), title="Image Batch (centre-crops to the first)")
         g.link(loads[0], 0, batch, "image1")
         g.link(loads[1], 0, batch, "image2")
-        rebatch = g.node("RebatchImages", (380, 160), title="Rebatch Images (one portrait per job)", batch_size=1)
+        rebatch = g.node("RebatchImages", (380, 160), title="Rebatch Images (one per job)", batch_size=1)
         g.link(batch, 0, rebatch, "images")
-        n["rebatch"] = rebatch
+        n["batch"], n["rebatch"] = batch, rebatch
         image_out = rebatch
     y_audio = 20 + 380 * len(files)
     n["audio"] = g.node("LoadAudio", (0, y_audio), audio=audio_file)
@@ -109,7 +103,7 @@ def link_render_inputs(g: WorkflowGraph, n: dict, render) -> None:
 def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int) -> None:
     """A note: what the workflow does and what to set, then the models it needs."""
     name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
-    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=family["encoder"], motion=files), 760, height)
+    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=family["encoder"], motion=files))
 
 
 def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
@@ -126,12 +120,12 @@ def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
 
 
 def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None) -> None:
-    g.group("1. Your photo and speech (files in ComfyUI/input)", n["loads"] + [n["audio"]] + [n[k] for k in ("rebatch",) if k in n])
+    g.group("1. Photo and speech", n["loads"] + [n["audio"]] + [n[k] for k in ("batch", "rebatch") if k in n])
     g.group("2. Portrait and audio", [n["portrait"], n["source"], n["encoder"], n["features"], n["renderer"]])
     g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
     outputs = [n[k] for k in ("render", "create", "save") if k in n]
     if outputs:
-        g.group("4. Render and save (ComfyUI/output)", outputs)
+        g.group("4. Render and save", outputs)
 
 
 def talking_portrait(classes):
@@ -139,9 +133,9 @@ def talking_portrait(classes):
     n = talking_head(g, JOYVASA)
     frames_to_video(g, n, "Playmate/talking_portrait")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
-                     "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
-                     "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
+    note_with_models(g, (n["x"], 560), "## Talking portrait\nQueue: the example photo speaks the example clip. Pick your own in **Load Image** "
+                     "(one face) and **Load Audio**. The video (25 fps, with the speech) lands in "
+                     "`ComfyUI/output/Playmate/`. Another **seed** = another take of the head motion.", JOYVASA, 420)
     return g
 
 
@@ -154,17 +148,16 @@ def emotion(classes):
     g.link(emo, 0, n["sampler"], "emotion")
     frames_to_video(g, n, "Playmate/emotion")
     standard_groups(g, n, [emo])
-    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
-                     "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
-                     "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
-                     "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
+    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label, optionally blended with a second one. "
+                     "**schedule**: other labels for time ranges in seconds, one per line (`2.5 4 sad`). "
+                     "**emotion_scale**: higher = stronger expression, looser lip sync.", PLAYMATE, 460)
     return g
 
 
 def pose_from_video(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA)
-    video = g.node("LoadVideo", (n["x"] - 380, 760), file="driving.mp4")
+    video = g.node("LoadVideo", (n["x"] - 380, 760), file="playmate_driving.mp4")
     pose = g.node("PlaymatePoseFromVideo", (n["x"] - 380, 1120))
     g.link(n["renderer"], 0, pose, "renderer")
     g.link(video, 0, pose, "video")
@@ -172,38 +165,33 @@ def pose_from_video(classes):
     g.link(pose, 0, n["sampler"], "pose")
     frames_to_video(g, n, "Playmate/pose_from_video")
     standard_groups(g, n, [video, pose])
-    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
-                     "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
-                     "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
-                     "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
+    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face in **Load Video** (its first frame is the "
+                     "rest pose); lips and expression follow the speech. **length_policy**: a shorter video loops, "
+                     "ping_pongs, holds its last pose (hold_last) or is trimmed. The pose report shows below the node.", JOYVASA, 460)
     return g
 
 
 def long_audio(classes):
     g = new_graph(classes)
-    n = talking_head(g, JOYVASA, audio_file="long_speech.wav")
+    n = talking_head(g, JOYVASA, audio_file="playmate_long_speech.flac")
     render = g.node("PlaymateRenderVideo", (n["x"], 20), filename_prefix="Playmate/long_audio")
     link_render_inputs(g, n, render)
     n["render"] = render
     standard_groups(g, n)
-    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
-                     "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
-                     "encodes in 30 s chunks and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
-                     "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
+    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** streams the MP4 (H.264 + AAC) to `ComfyUI/output/Playmate/` "
+                     "chunk by chunk, so memory stays flat however long the speech. Lower **batch_size** if memory "
+                     "runs out; **crf** 18 = visually lossless.", JOYVASA, 460)
     return g
 
 
 def batch(classes):
     g = new_graph(classes)
-    n = talking_head(g, JOYVASA, images=["portrait.png", "portrait_2.png"], seed_control="increment")
+    n = talking_head(g, JOYVASA, images=["playmate_portrait.jpg", "playmate_portrait_2.jpg"], seed_control="increment")
     frames_to_video(g, n, "Playmate/batch")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
-                     "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
-                     "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
-                     "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
-                     "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
-                     "script (see the README).", JOYVASA, 520)
+    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** + **Rebatch Images** make a list: every node after "
+                     "them runs once per photo, so **Save Video** writes one video per portrait. Chain more Image Batch "
+                     "nodes for more photos; for many speech clips, queue `workflows/api/batch.json` from a script.", JOYVASA, 520)
     return g
 
 
