@@ -60,11 +60,11 @@ def register_model_folders() -> None:
             known_exts.update(exts)
 
 
-EXAMPLES_DIR = os.path.join(PACK_ROOT, "examples")
+EXAMPLES_DIR = os.path.join(PACK_ROOT, "example_inputs")
 
 
 def install_example_inputs() -> list[str]:
-    """Copy the pack's example inputs (examples/*, not its README) into the host's input folder, skipping every
+    """Copy the pack's example inputs (example_inputs/*, not its README) into the host's input folder, skipping every
     name the folder already has, so the example workflows run on their first Queue. Returns the names copied."""
     fp = _folder_paths()
     if fp is None or not os.path.isdir(EXAMPLES_DIR):

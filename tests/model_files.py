@@ -99,12 +99,12 @@ def write_flac(path: Path, samples: np.ndarray, rate: int) -> None:
 
 
 def write_input_media(folder: Path, speech_seconds: float, long_seconds: float) -> Path:
-    """The pack's example inputs (examples/) as the host's input folder, the speech clips cut to length."""
+    """The pack's example inputs (example_inputs/) as the host's input folder, the speech clips cut to length."""
     from conftest import REPO_ROOT
     from core_nodes import decode_audio
 
     folder.mkdir(parents=True, exist_ok=True)
-    examples = REPO_ROOT / "examples"
+    examples = REPO_ROOT / "example_inputs"
     for path in examples.iterdir():
         if path.suffix != ".md":
             shutil.copyfile(path, folder / path.name)

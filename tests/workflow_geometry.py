@@ -5,6 +5,7 @@ from __future__ import annotations
 
 NODE_TITLE_HEIGHT = 30  # LiteGraph draws the title bar above pos
 GROUP_TITLE_SCALE = 1.4  # a group's title bar is font_size * 1.4 high (LiteGraph's LGraphGroup)
+GROUP_TITLE_CHAR = 0.46  # width of a group-title character per unit of font size (measured: 11 at 24)
 
 
 def node_rect(node: dict) -> tuple[float, float, float, float]:
@@ -33,6 +34,12 @@ def contains(outer, inner) -> bool:
 
 def _label(node: dict) -> str:
     return f"node {node['id']} ({node.get('title') or node['type']})"
+
+
+def title_overflows(workflow: dict) -> list[str]:
+    """Groups whose title text is wider than the group (it would run into the next group's title)."""
+    return [f"group '{g['title']}' is narrower than its title" for g in workflow.get("groups", [])
+            if len(g["title"]) * g.get("font_size", 24) * GROUP_TITLE_CHAR > g["bounding"][2]]
 
 
 def overlaps(workflow: dict) -> list[str]:

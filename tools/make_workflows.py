@@ -163,11 +163,14 @@ def pose_from_video(classes):
     g.link(video, 0, pose, "video")
     g.link(n["features"], 0, pose, "audio_features")
     g.link(pose, 0, n["sampler"], "pose")
+    report = g.node("PreviewAny", title="Pose report (after a run)")
+    g.link(pose, 2, report, "source")
     frames_to_video(g, n, "Playmate/pose_from_video")
-    standard_groups(g, n, [video, pose])
+    standard_groups(g, n, [video, pose, report])
     note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face in **Load Video** (its first frame is the "
                      "rest pose); lips and expression follow the speech. **length_policy**: a shorter video loops, "
-                     "ping_pongs, holds its last pose (hold_last) or is trimmed. The pose report shows below the node.", JOYVASA, 460)
+                     "ping_pongs, holds its last pose (hold_last) or is trimmed. **Pose report** shows the faces found per frame; "
+                     "fps / images_fps only matter without audio features / for an IMAGE input.", JOYVASA, 460)
     return g
 
 

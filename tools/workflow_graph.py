@@ -22,7 +22,7 @@ NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
 # What the frontend adds below a node's widgets once its media has loaded (frontend 1.27.10, measured with
 # tools/screenshot_workflows.py --sizes): Load Image keeps ~200 px for its picture (drawn to fit), Load Audio a
 # player row; video players fill the node's width at the video's aspect (the examples and results are square).
-PREVIEW_HEIGHT = {"LoadImage": 200, "LoadAudio": 42}
+PREVIEW_HEIGHT = {"LoadImage": 200, "LoadAudio": 42, "PreviewAny": 120}
 PREVIEW_ASPECT = {"LoadVideo": 1.0, "SaveVideo": 1.0}
 OUTPUT_PREVIEWS = ("SaveVideo",)
 

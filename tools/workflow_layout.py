@@ -30,8 +30,8 @@ WINDOW = (1600, 1000)
 CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (measured: 0.476 predicted 0.476)
 FIT_ZOOM = 0.75
 GROUP_TITLE_CHAR = 11.0  # width of one character of a group title (24 px font), measured
-NOTE_WIDTHS = (360, 480, 600, 760)  # note widths tried; the height follows from the text
-NOTE_CHAR, NOTE_LINE, NOTE_HEADING, NOTE_PAD = 5.2, 17, 28, 36  # Markdown note text (measured ~4.5, 14, 24)
+NOTE_WIDTHS = (360, 420, 480, 540, 600, 660, 720, 760)  # note widths tried; the height follows from the text
+NOTE_CHAR, NOTE_LINE, NOTE_HEADING, NOTE_PAD = 4.8, 15, 26, 30  # Markdown note text (measured ~4.5, 14, 24)
 OUTPUT_GROWTH = 0.5  # below an output preview, keep this fraction of its width free (a result may be taller)
 
 
@@ -251,6 +251,8 @@ def layout(boxes: dict[int, Box], groups: list[list[int]], edges: list[tuple[int
     for budgets in itertools.product(*(_band_wraps(band) for band in bands)):
         for stack_height in _stack_heights(bands, budgets, min_widths):
             rects = _place_bands(bands, budgets, min_widths, stack_height)
+            if any(boxes[a].x > boxes[b].x for a, b in edges if a in boxes and b in boxes):
+                continue  # a wire would run right to left (a lower group's node left of its input)
             _place_notes(note_boxes, list(rects) + _keep_out(everything))
             scale = fit_scale(_union([*rects, *(n.rect for n in note_boxes)]))
             if best is None or scale > best[0] + 1e-6:
