@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA_SETTLE_SECONDS = 4.0
-JPEG_QUALITY = 80
+JPEG_QUALITY = 72
 
 
 def free_port() -> int:
