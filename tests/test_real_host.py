@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -135,6 +136,8 @@ def test_core_doubles_match_the_host(server, node_id):
 def test_the_pack_folder_is_a_template_folder(server):
     templates = server.get("/workflow_templates")
     assert sorted(templates.get("ComfyUI-Playmate", [])) == sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
+    for name in templates["ComfyUI-Playmate"]:  # served under the title-like names, as the browser asks for them
+        assert server.get(f"/api/workflow_templates/ComfyUI-Playmate/{urllib.parse.quote(name)}.json")["nodes"]
 
 
 def _run(server, name: str) -> list[Path]:

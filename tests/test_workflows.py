@@ -18,7 +18,7 @@ from workflow_convert import WorkflowFormatError, ui_to_api
 from workflow_runner import Runner
 
 WORKFLOWS = REPO_ROOT / "workflows"
-NAMES = sorted(p.stem for p in WORKFLOWS.glob("*.json"))
+NAMES = sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json"))
 FPS = 25.0
 SPEECH_SECONDS = 0.16  # 4 frames: the tiny renderer still costs ~1-2 s per 512x512 frame on this CPU
 LONG_SECONDS = 0.32  # 8 frames, streamed
@@ -45,13 +45,29 @@ def node_classes(pack):
     return {**pack.NODE_CLASS_MAPPINGS, **core_nodes.NODE_CLASS_MAPPINGS}
 
 
+def ui_files() -> dict[str, Path]:
+    """The UI file of each workflow by its API twin's name (the UI file is named by its template title)."""
+    found = {}
+    for path in WORKFLOWS.glob("*.json"):
+        found[json.loads(path.read_text())["extra"].get("playmate_workflow", path.stem)] = path
+    return found
+
+
 def load(name: str, api: bool = False) -> dict:
-    return json.loads(((WORKFLOWS / "api") if api else WORKFLOWS).joinpath(f"{name}.json").read_text())
+    path = WORKFLOWS / "api" / f"{name}.json" if api else ui_files()[name]
+    return json.loads(path.read_text())
 
 
 def test_every_workflow_has_an_api_twin():
     assert set(NAMES) == {"talking_portrait", "emotion", "pose_from_video", "long_audio", "batch"}
-    assert sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json")) == NAMES
+    assert sorted(ui_files()) == NAMES
+
+
+def test_templates_have_human_titles_in_order():
+    titles = sorted(path.stem for path in ui_files().values())
+    assert titles[0] == "1. Talking portrait"
+    assert [t.split(".")[0] for t in titles] == [str(i + 1) for i in range(len(titles))]
+    assert all((WORKFLOWS / f"{t}.jpg").is_file() for t in titles)  # each card has its thumbnail
 
 
 @pytest.mark.parametrize("name", NAMES)

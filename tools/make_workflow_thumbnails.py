@@ -1,4 +1,4 @@
-"""Write workflows/<name>.jpg, the thumbnails ComfyUI's templates browser shows for custom-node templates
+"""Write workflows/<template title>.jpg, the thumbnails ComfyUI's templates browser shows for custom-node templates
 (the frontend asks for /api/workflow_templates/<pack>/<name>.jpg).
 
     python tools/make_workflow_thumbnails.py [--models ComfyUI/models]
@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tools")]
 
 import core_nodes  # noqa: E402
+from make_workflows import ui_file_name  # noqa: E402
 from model_files import write_input_media  # noqa: E402
 
 WIDTH, HEIGHT, TITLE = 512, 384, 40
@@ -128,8 +129,8 @@ def main() -> None:
         inputs = write_input_media(Path(tmp) / "input", 1.0, 3.0)
         for name in CARDS:
             render = render_frame(name, args.models, inputs) if args.models else None
-            card(name, inputs, render).save(ROOT / "workflows" / f"{name}.jpg", quality=88)
-            print(f"wrote workflows/{name}.jpg")
+            card(name, inputs, render).save(ROOT / "workflows" / f"{ui_file_name(name)}.jpg", quality=88)
+            print(f"wrote workflows/{ui_file_name(name)}.jpg")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Write the example workflows: workflows/<name>.json (UI format, shown in ComfyUI's templates browser)
-and workflows/api/<name>.json (API format, for /prompt and scripts).
+"""Write the example workflows: workflows/<title>.json (UI format, shown in ComfyUI's templates browser under
+its title, TEMPLATE_TITLES) and workflows/api/<name>.json (API format, for /prompt and scripts).
 
     python tools/make_workflows.py
 
@@ -200,6 +200,30 @@ def batch(classes):
 
 WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "pose_from_video": pose_from_video,
              "long_audio": long_audio, "batch": batch}
+# The templates browser (frontend 1.27) titles a custom node's template with its file name and describes it with
+# that name, '_' and '-' read as spaces; the number gives the order (simplest first). A workflow without a title
+# here keeps its key as file name. The API twin is always workflows/api/<key>.json.
+TEMPLATE_TITLES = {"talking_portrait": "1. Talking portrait", "pose_from_video": "2. Head pose from a video",
+                   "long_audio": "3. Long speech", "batch": "4. Several portraits",
+                   "emotion": "5. Emotion (trained Playmate models)"}
+
+
+def ui_file_name(key: str) -> str:
+    return TEMPLATE_TITLES.get(key, key)
+
+
+def remove_stale_ui_files(key: str) -> None:
+    """Delete a UI file written for this workflow under another name; its thumbnail moves to the new name."""
+    for path in OUT.glob("*.json"):
+        if path.stem != ui_file_name(key) and (path.stem == key or _workflow_key(path) == key):
+            path.unlink()
+            thumbnail = path.with_suffix(".jpg")
+            if thumbnail.exists():
+                thumbnail.replace(OUT / f"{ui_file_name(key)}.jpg")
+
+
+def _workflow_key(path: Path) -> str | None:
+    return json.loads(path.read_text()).get("extra", {}).get("playmate_workflow")
 
 
 def main() -> None:
@@ -209,9 +233,12 @@ def main() -> None:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         graph = build(classes)
-        (OUT / f"{name}.json").write_text(json.dumps(graph.ui(), indent=1, ensure_ascii=False) + "\n")
+        ui = graph.ui()
+        ui["extra"]["playmate_workflow"] = name  # the API twin's name, for scripts and tests
+        remove_stale_ui_files(name)
+        (OUT / f"{ui_file_name(name)}.json").write_text(json.dumps(ui, indent=1, ensure_ascii=False) + "\n")
         (OUT / "api" / f"{name}.json").write_text(json.dumps(graph.api(), indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
+        print(f"wrote workflows/{ui_file_name(name)}.json and workflows/api/{name}.json")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ sizes the frontend really uses (media previews grow nodes once their file has lo
     COMFYUI_DIR=/path/to/ComfyUI COMFYUI_PYTHON=/path/to/python python tools/screenshot_workflows.py \
         [--out docs/images/workflows] [--sizes sizes.json] [--window 1600x1000] [name ...]
 
+Names are the API twins' (workflows/api/<name>.json); the screenshots are docs/images/workflows/<name>.jpg.
+
 Needs the `playwright` package and a Chromium (Debian's `chromium`, or CHROMIUM=/path). The server runs with
 --cpu in a temporary --base-directory: custom_nodes/ComfyUI-Playmate is a symlink to this pack, and the pack
 copies its example inputs into input/ on load, so the previews show the shipped examples.
@@ -26,6 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA_SETTLE_SECONDS = 4.0
 JPEG_QUALITY = 72
+
+
+def ui_file(name: str) -> Path:
+    """The UI file of a workflow by its API twin's name (UI files are named by their template title)."""
+    for path in (ROOT / "workflows").glob("*.json"):
+        if json.loads(path.read_text())["extra"].get("playmate_workflow", path.stem) == name:
+            return path
+    raise SystemExit(f"no UI workflow for {name}")
 
 
 def free_port() -> int:
@@ -91,8 +101,8 @@ def shoot(url: str, names: list[str], out: Path, window: tuple[int, int]) -> dic
         page.wait_for_function("window.app && window.app.graph && window.app.extensionManager", timeout=120_000)
         time.sleep(3)
         for name in names:
-            workflow = json.loads((ROOT / "workflows" / f"{name}.json").read_text())
-            page.evaluate(LOAD, [workflow, name])
+            workflow = json.loads(ui_file(name).read_text())
+            page.evaluate(LOAD, [workflow, ui_file(name).stem])
             time.sleep(MEDIA_SETTLE_SECONDS)
             page.evaluate(FIT)
             time.sleep(1.5)
@@ -123,7 +133,7 @@ def main() -> None:
     parser.add_argument("--window", default="1600x1000")
     parser.add_argument("--jpeg-width", type=int, default=960, help="width of the saved JPEG (0 keeps the PNG)")
     args = parser.parse_args()
-    names = args.names or sorted(p.stem for p in (ROOT / "workflows").glob("*.json"))
+    names = args.names or sorted(p.stem for p in (ROOT / "workflows" / "api").glob("*.json"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     window = tuple(int(v) for v in args.window.split("x"))
