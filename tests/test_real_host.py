@@ -133,6 +133,11 @@ def test_core_doubles_match_the_host(server, node_id):
     assert listed["output_is_list"] == list(getattr(double, "OUTPUT_IS_LIST", (False,) * len(double.RETURN_TYPES)))
 
 
+def test_the_frontend_extension_is_served(server):
+    extensions = server.get("/extensions")
+    assert "/extensions/ComfyUI-Playmate/playmate.js" in extensions
+
+
 def test_the_pack_folder_is_a_template_folder(server):
     templates = server.get("/workflow_templates")
     assert sorted(templates.get("ComfyUI-Playmate", [])) == sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
