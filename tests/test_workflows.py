@@ -66,7 +66,8 @@ def test_every_workflow_has_an_api_twin():
 def test_templates_have_human_titles_in_order():
     titles = sorted(path.stem for path in ui_files().values())
     assert titles[0] == "1. Talking portrait"
-    assert [t.split(".")[0] for t in titles] == [str(i + 1) for i in range(len(titles))]
+    assert [t.split(".")[0] for t in titles] == [str(i + 1) for i in range(len(titles))], \
+        f"every workflow needs a numbered title in tools/make_workflows.py TEMPLATE_TITLES: {titles}"
     assert all((WORKFLOWS / f"{t}.jpg").is_file() for t in titles)  # each card has its thumbnail
 
 
