@@ -3,10 +3,11 @@ graph reads left to right and the whole fits a 1600x1000 window at a readable zo
 
 Each group (in the order it was declared) is a band; inside a band the nodes are put in reading order (by their
 longest path from the band's sources, sources pulled right next to their first consumer; then by the position of
-their neighbours) and wrapped into columns at a height budget, like text into lines; the groups themselves wrap the same way into
-columns of groups (reading down, then right). Every combination of wraps is tried and the layout with the
-largest fit-to-view zoom wins. Notes then go where they cost the
-least zoom (right of everything or below a band), never on a node or group.
+their neighbours) and wrapped into columns at a height budget, like text into lines. The groups wrap the same
+way into columns of groups (reading down, then right). Every combination of wraps in which no wire runs right to
+left is tried, and the one with the largest fit-to-view zoom wins. Notes go where they cost the least zoom (right
+of everything, or below a group or note), at the width that suits that place, never on a node, a group, or the
+space below an output preview that may grow.
 
 Sizes are the frontend's (frontend 1.27): a node's rectangle is pos/size plus the 30 px title bar above pos; a
 group's bar is font_size * 1.4 high; fit-to-view zooms to 0.75 of the scale that fits the graph's bounds in the
@@ -27,7 +28,7 @@ ROW_GAP = 20  # between a node's bottom and the next node's title bar
 NOTE_GAP = 40
 BUDGET_STEP = 10  # resolution of the column height budgets tried
 WINDOW = (1600, 1000)
-CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (measured: 0.476 predicted 0.476)
+CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (fitted to measured zooms)
 FIT_ZOOM = 0.75
 GROUP_TITLE_CHAR = 11.0  # width of one character of a group title (24 px font), measured
 NOTE_WIDTHS = (360, 420, 480, 540, 600, 660, 720, 760)  # note widths tried; the height follows from the text
