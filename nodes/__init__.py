@@ -11,3 +11,4 @@ for _module in _MODULES:
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
 
 host.register_model_folders()
+host.install_example_inputs()

@@ -9,6 +9,7 @@ devices.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Iterable
 
 import torch
@@ -57,6 +58,31 @@ def register_model_folders() -> None:
             paths.append(default)
         if isinstance(known_exts, set) and known_exts:
             known_exts.update(exts)
+
+
+EXAMPLES_DIR = os.path.join(PACK_ROOT, "example_inputs")
+
+
+def install_example_inputs() -> list[str]:
+    """Copy the pack's example inputs (example_inputs/*, not its README) into the host's input folder, skipping every
+    name the folder already has, so the example workflows run on their first Queue. Returns the names copied."""
+    fp = _folder_paths()
+    if fp is None or not os.path.isdir(EXAMPLES_DIR):
+        return []
+    target = fp.get_input_directory()
+    copied = []
+    for name in sorted(os.listdir(EXAMPLES_DIR)):
+        source, destination = os.path.join(EXAMPLES_DIR, name), os.path.join(target, name)
+        if name.lower().endswith(".md") or not os.path.isfile(source) or os.path.lexists(destination):
+            continue
+        try:
+            os.makedirs(target, exist_ok=True)
+            with open(source, "rb") as src, open(destination, "xb") as dst:  # "x": never replaces a file
+                shutil.copyfileobj(src, dst)
+            copied.append(name)
+        except OSError as err:  # a read-only input folder: the workflows then ask for the files, as before
+            print(f"[Playmate] could not copy the example input {name} to {target}: {err}")
+    return copied
 
 
 def models_root() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import playmate_core.motion.checkpoint as motion_checkpoint
+from playmate_core.motion.file_kind import STAGE1, STAGE2, UNKNOWN, motion_file_stage
 from playmate_core.motion.conditions import EmotionCondition, PoseSequence
 from playmate_core.motion.generation import MAX_SEED, generate_motion, model_label, resolve_sampling
 from playmate_core.motion.models.joyvasa import POSITIONAL_ENCODINGS
@@ -31,10 +32,15 @@ TRAIN_HINT = ("Playmate publishes no weights: train them with this pack (`python
               "and put them in that folder.")
 
 
-def _motion_files(*public_names: str, extensions=None) -> list[str]:
-    """The files in models/playmate plus the public names (so shared workflows validate before the file is there;
-    loading then says where to get it). Trainer sidecars (<stem>.state.pt) are not models."""
-    found = [f for f in host.list_model_files("playmate", extensions) if not f.endswith(".state.pt")]
+def _motion_files(stage: str, *public_names: str, extensions=None) -> list[str]:
+    """The files in models/playmate of one stage (from their headers; unreadable files too, so the loader can say
+    what is wrong) plus the public names (so shared workflows validate before the file is there; loading then says
+    where to get it). Trainer sidecars (<stem>.state.pt) are not models."""
+    found = []
+    for name in host.list_model_files("playmate", extensions):
+        path = host.resolve_model_path("playmate", name)
+        if not name.endswith(".state.pt") and (path is None or motion_file_stage(path) in (stage, UNKNOWN)):
+            found.append(name)
     return sorted(set(found) | set(public_names))
 
 
@@ -53,12 +59,12 @@ class PlaymateLoadMotionModel:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model_name": (_motion_files(JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
+            "model_name": (_motion_files(STAGE1, JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
                            {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
             "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
-            "emotion_model": (["none", *_motion_files(PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
+            "emotion_model": (["none", *_motion_files(STAGE2, PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
         }}
 
     def load(self, model_name, device, precision, joyvasa_positional_encoding, emotion_model="none"):

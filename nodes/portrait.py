@@ -40,7 +40,7 @@ class PlaymateLoadPortrait:
                 "offset_x": ("FLOAT", {"default": 0.0, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the eye line, in crop sides (> 0: to the right in an upright photo)."}),
                 "offset_y": ("FLOAT", {"default": -0.125, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the face axis, in crop sides (< 0: up, more forehead; LivePortrait: -0.125)."}),
                 "rotate": ("BOOLEAN", {"default": True, "tooltip": "Level the eye line in the crop (LivePortrait's default). Off keeps the photo's orientation."}),
-                "detector": (DETECTORS, {"default": "auto", "tooltip": "auto: the short-range face detector, then the full-range one where it finds nothing. short_range finds faces down to ~13% of the image side, full_range down to ~7%."}),
+                "detector": (DETECTORS, {"default": "auto", "tooltip": "auto: the short-range face detector, then the full-range one too where it finds fewer faces than face_index asks for or small faces (the one that finds more wins). short_range finds faces down to ~13% of the image side, full_range down to ~7%."}),
             },
             "optional": {
                 "crop_mode": (list(CROP_MODES), {"default": "face", "tooltip": "face: detect a human face and crop around it (the settings above). whole image: no detector, the whole photo resized to the network's 256x256 (the official animal path). box: no detector, the box below (or the mask's bounding box) resized to 256x256. Without face landmarks, eye/lip retargeting is unavailable."}),

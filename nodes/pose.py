@@ -62,9 +62,19 @@ class PlaymatePoseFromVideo:
         result = pose_from_driving(driving, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
                                    length_policy, images_fps=float(images_fps), progress=host.Progress(),
                                    expression=bool(expression))
-        report = result.summary()
+        report = result.summary() + _unused_rates(audio_features, video)
         log.info("Playmate Pose From Video:\n%s", report)
         return (result.pose, plot_pose(result), report)
+
+
+def _unused_rates(audio_features, video) -> str:
+    """Report lines naming the rate widgets this connection leaves unused (so a changed value is not a mystery)."""
+    lines = []
+    if audio_features is not None:
+        lines.append(f"fps widget not used: the pose takes the audio features' {float(audio_features.fps):g} fps")
+    if video is not None:
+        lines.append("images_fps widget not used: the video carries its own frame rate")
+    return "".join("\n" + line for line in lines)
 
 
 def _check_images(images) -> torch.Tensor:

@@ -291,5 +291,21 @@ class SaveVideo:
         return {"ui": {"images": [{"filename": file, "subfolder": subfolder, "type": "output"}], "animated": (True,)}}
 
 
+class PreviewAny:
+    """Shows any value as text in the node (comfy_extras/nodes_preview_any.py): strings as they are."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"source": ("*", {})}}
+
+    RETURN_TYPES = ()
+    FUNCTION = "main"
+    OUTPUT_NODE = True
+    CATEGORY = "utils"
+
+    def main(self, source=None):
+        return {"ui": {"text": (source if isinstance(source, str) else json.dumps(source),)}}
+
+
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in
-                       (LoadImage, ImageBatch, RebatchImages, LoadAudio, LoadVideo, CreateVideo, SaveVideo)}
+                       (LoadImage, ImageBatch, RebatchImages, LoadAudio, LoadVideo, CreateVideo, SaveVideo, PreviewAny)}

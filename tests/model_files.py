@@ -1,8 +1,9 @@
-"""ComfyUI-style input and models folders for end-to-end runs: the test media (tests/fixtures/media) under the
-names a user would give them, and tiny weights under the public model file names.
+"""ComfyUI-style input and models folders for end-to-end runs: the pack's example inputs, and tiny weights
+under the public model file names.
 
-    input/portrait.png, portrait_2.png, driving.mp4, speech.wav, long_speech.wav (short cuts of the speech clip)
-    input/animal.png (tests/fixtures/animal: a cat)
+    input/playmate_portrait.jpg, playmate_portrait_2.jpg, playmate_driving.mp4, playmate_speech.flac,
+          playmate_long_speech.flac (the speech cut short),
+          playmate_animal.jpg (a cat)
 
 A models folder with tiny weights under the public file names, for end-to-end runs.
 
@@ -21,7 +22,6 @@ JoyVASA runs on its own encoder, so a graph or command that asks for the stock o
 from __future__ import annotations
 
 import shutil
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -88,28 +88,30 @@ def write_models_folder(root: Path, joyvasa_fixture: Path = FIXTURES_DIR / "joyv
     return root
 
 
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    """16-bit PCM mono WAV."""
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+def write_flac(path: Path, samples: np.ndarray, rate: int) -> None:
+    """16-bit mono FLAC (PyAV)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("flac", rate=rate, layout="mono")
+        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")[None]
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
 
 
-def write_input_media(folder: Path, media: Path, speech_seconds: float, long_seconds: float) -> Path:
-    """The workflows' input files from ``media`` = tests/fixtures/media (portraits, driving video, speech cut to
-    length)."""
+def write_input_media(folder: Path, speech_seconds: float, long_seconds: float) -> Path:
+    """The pack's example inputs (example_inputs/) as the host's input folder, the speech clips cut to length."""
+    from conftest import REPO_ROOT
     from core_nodes import decode_audio
 
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(media / "portraits" / "astronaut_512x512.png", folder / "portrait.png")
-    shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "portrait_2.png")
-    shutil.copyfile(media / "portraits" / "grace_hopper_512x600.png", folder / "reference.png")
-    Image.open(ANIMAL_PHOTO).save(folder / "animal.png")
-    shutil.copyfile(media / "video" / "driving_astronaut_3s_25fps_512.mp4", folder / "driving.mp4")
-    waveform, rate = decode_audio(str(media / "audio" / "en_3s_22k_mono.wav"))
-    mono = waveform.mean(0).numpy()
-    write_wav(folder / "speech.wav", mono[: int(speech_seconds * rate)], rate)
-    write_wav(folder / "long_speech.wav", mono[: int(long_seconds * rate)], rate)
+    examples = REPO_ROOT / "example_inputs"
+    for path in examples.iterdir():
+        if path.suffix != ".md":
+            shutil.copyfile(path, folder / path.name)
+    for name, seconds in (("playmate_speech.flac", speech_seconds), ("playmate_long_speech.flac", long_seconds)):
+        waveform, rate = decode_audio(str(examples / name))
+        write_flac(folder / name, waveform.mean(0).numpy()[: int(seconds * rate)], rate)
     return folder

@@ -38,3 +38,13 @@ def photo(name: str) -> torch.Tensor:
 @functools.lru_cache(maxsize=None)
 def detector(model: str = "auto") -> MediaPipeFaceDetector:
     return MediaPipeFaceDetector(model)
+
+
+def two_people(second_face_side: int = 400) -> torch.Tensor:
+    """Hopper (face ~19% of the 1040 px side) beside a smaller astronaut (face ~7%): [1, 720, 1040, 3]."""
+    astronaut, hopper = photo(ASTRONAUT), photo(HOPPER)
+    canvas = torch.full((1, 3, 720, 1040), 0.5)
+    canvas[..., :600, :512] = hopper.permute(0, 3, 1, 2)
+    small = torch.nn.functional.interpolate(astronaut.permute(0, 3, 1, 2), size=(second_face_side,) * 2, mode="area")
+    canvas[..., 300:300 + second_face_side, 560:560 + second_face_side] = small
+    return canvas.permute(0, 2, 3, 1)

@@ -107,7 +107,7 @@ def test_non_encoder_files_are_rejected(tmp_path):
         load_audio_encoder(str(junk))
     pickled = tmp_path / "obj.bin"
     torch.save({"args": argparse.Namespace(lr=1e-4)}, str(pickled))
-    with pytest.raises(EncoderWeightsError, match="obj.bin.*needs full unpickling"):
+    with pytest.raises(EncoderWeightsError, match="obj.bin: refused for safety"):
         load_audio_encoder(str(pickled))
     empty = tmp_path / "folder"
     empty.mkdir()

@@ -7,7 +7,7 @@ import torch
 
 from playmate_core.face.detector import DetectedFaces, FaceDetector
 from playmate_core.face.landmarks import FACEMESH_LAYOUT, eye_centers, mouth_center
-from portrait_photos import ANNOTATED, ASTRONAUT, ASTRONAUT_2048, HOPPER, ROCKET, detector, photo
+from portrait_photos import ANNOTATED, ASTRONAUT, ASTRONAUT_2048, HOPPER, ROCKET, detector, photo, two_people
 
 # facenet-pytorch MTCNN's box for the astronaut (an independent detector, run offline by the fixtures' authors)
 MTCNN_ASTRONAUT_BOX = torch.tensor([181.0, 62.0, 268.0, 172.0])
@@ -99,11 +99,28 @@ def test_several_faces_come_largest_first():
     assert faces.boxes[0, 0] > 300 > faces.boxes[1, 2]  # the larger (Hopper's) face is on the right
 
 
+def test_auto_finds_the_small_second_face_that_short_range_misses():
+    image = two_people()
+    assert detector("short_range").detect(image)[0].count == 1
+    faces = detector("auto").detect(image, min_faces=2)[0]
+    assert faces.count == 2
+    assert dict(faces.found_by) == {"short_range": 1, "full_range": 2}
+    # the second face is the astronaut's where it was pasted: the annotated eye, scaled by 400/512 and moved
+    left = eye_centers(faces.landmarks[1:], FACEMESH_LAYOUT)[0][0]
+    expected = torch.tensor(ANNOTATED[ASTRONAUT][0], dtype=torch.float32) * (400 / 512) + torch.tensor([560.0, 300.0])
+    assert (left - expected).norm() < 6
+
+
+def test_auto_keeps_short_range_for_one_large_face():
+    faces = detector("auto").detect(photo(HOPPER))[0]
+    assert faces.found_by == (("short_range", 1),)
+
+
 def test_detector_interface_is_pluggable():
     class Fixed(FaceDetector):
         layout = FACEMESH_LAYOUT
 
-        def detect(self, images):
+        def detect(self, images, min_faces=1):
             return [DetectedFaces(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, 468, 3)) for _ in images]
 
     assert Fixed().detect(torch.zeros(2, 64, 64, 3))[1].count == 0

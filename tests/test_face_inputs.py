@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from playmate_core.face.portrait import as_rgb_images, load_portraits
-from portrait_photos import ASTRONAUT, HOPPER, ROCKET, detector, photo
+from portrait_photos import ASTRONAUT, HOPPER, ROCKET, detector, photo, two_people
 
 
 def test_no_face():
@@ -41,6 +41,26 @@ def test_several_faces_pick_by_size_and_refuse_a_missing_index():
         load_portraits(canvas, detector(), face_index=2)
     with pytest.raises(ValueError, match="face_index must be >= 0"):
         load_portraits(canvas, detector(), face_index=-1)
+
+
+def test_two_person_photo_gives_the_second_face_with_auto():
+    image = two_people()
+    second = load_portraits(image, detector("auto"), face_index=1)
+    assert second.face_counts == (2,)
+    assert float(second.boxes[0, 0]) > 560  # the astronaut, pasted right of x = 560
+    with pytest.raises(ValueError) as refused:
+        load_portraits(image, detector("short_range"), face_index=1)
+    message = str(refused.value)
+    assert "face_index 1 asks for face 2 by size, but the image has only 1 face(s) (short_range found 1)" in message
+    assert "detector full_range" in message
+
+
+def test_missing_face_says_what_each_detector_found():
+    with pytest.raises(ValueError) as refused:
+        load_portraits(two_people(), detector("auto"), face_index=2)
+    message = str(refused.value)
+    assert "only 2 face(s) (short_range found 1, full_range found 2); 0 is the largest" in message
+    assert "crop the photo closer" in message and "needs detector full_range" not in message
 
 
 def test_tiny_face_is_refused_with_its_size():

@@ -100,7 +100,7 @@ def test_pth_that_needs_full_unpickling_is_refused(tmp_path, tiny_states):
     base = write_official_layout(tiny_states, tmp_path / "official")
     state = dict(tiny_states["motion_extractor"], extra=_NotATensor())
     torch.save(state, base / "motion_extractor.pth")
-    with pytest.raises(CheckpointError, match="needs full unpickling"):
+    with pytest.raises(CheckpointError, match="refused for safety"):
         load_renderer(str(base))
 
 
@@ -191,7 +191,7 @@ def test_pickle_error_message_is_short_and_actionable(tmp_path):
 
     with pytest.raises(CheckpointError) as info:
         read_state_dict(str(path))
-    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert path.name in str(info.value) and "\n" not in str(info.value)
 
 
 def test_every_network_name_is_a_published_file_name():

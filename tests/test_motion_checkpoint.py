@@ -96,3 +96,21 @@ def test_bf16_keeps_the_statistics_float32(tmp_path):
     model = load_motion_model(str(path), dtype=torch.bfloat16)
     assert model.dtype == torch.bfloat16 and model.normalizer.pose_mean.dtype == torch.float32
     assert float(model.normalizer.pose_mean[0]) == pytest.approx(1.55, rel=1e-6)
+
+
+def test_motion_file_stage_reads_only_the_header_and_caches_by_mtime_and_size(tmp_path, monkeypatch):
+    from playmate_core.motion import file_kind
+
+    path = tmp_path / "m.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path), metadata={"format": "playmate-motion"})
+    assert file_kind.motion_file_stage(str(path)) == file_kind.STAGE1
+    reads = []
+    original = file_kind.read_safetensors_metadata
+    monkeypatch.setattr(file_kind, "read_safetensors_metadata", lambda p: reads.append(p) or original(p))
+    assert file_kind.motion_file_stage(str(path)) == file_kind.STAGE1 and reads == []  # cached
+    save_file({"emotion_tokens": torch.zeros(3)}, str(path), metadata={"format": "playmate-emotion"})  # new size
+    assert file_kind.motion_file_stage(str(path)) == file_kind.STAGE2 and reads == [str(path)]
+    (tmp_path / "cut.safetensors").write_bytes(path.read_bytes()[:5])
+    assert file_kind.motion_file_stage(str(tmp_path / "cut.safetensors")) == file_kind.UNKNOWN
+    (tmp_path / "release.pt").write_bytes(b"not opened")
+    assert file_kind.motion_file_stage(str(tmp_path / "release.pt")) == file_kind.STAGE1

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from playmate_core.audio.features import AudioFeatures
 from playmate_core.implicit.source import SourceFeatures
-from playmate_core.motion.checkpoint import save_motion_model
+from playmate_core.motion.checkpoint import EMOTION_FORMAT, save_motion_model
 from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
 from playmate_core.motion.sequence import MotionSequence
 
@@ -40,11 +41,17 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     torch.manual_seed(0)
     save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
     (folder / "tiny.state.pt").write_bytes(b"trainer state, not a model")
+    save_file({"emotion_tokens": torch.zeros(8, 4)}, str(folder / "tiny_emotion.safetensors"),
+              metadata={"format": EMOTION_FORMAT})
+    (folder / "broken.safetensors").write_bytes(b"\xff" * 16)
     nodes = pack.NODE_CLASS_MAPPINGS
     inputs = nodes["PlaymateLoadMotionModel"].INPUT_TYPES()["required"]
-    # the public and default-trained names are always offered (shared workflows validate); trainer state is not a model
-    assert inputs["model_name"][0] == ["motion_generator_hubert_chinese.pt", "playmate_motion.safetensors", "tiny.safetensors"]
-    assert inputs["emotion_model"][0] == ["none", "playmate_emotion.safetensors", "tiny.safetensors"]
+    # the public and default-trained names are always offered (shared workflows validate); trainer state is not a
+    # model; each slot lists its stage (from the file header); an unreadable file is in both, for the loader to explain
+    assert inputs["model_name"][0] == ["broken.safetensors", "motion_generator_hubert_chinese.pt",
+                                       "playmate_motion.safetensors", "tiny.safetensors"]
+    assert inputs["emotion_model"][0] == ["none", "broken.safetensors", "playmate_emotion.safetensors",
+                                          "tiny_emotion.safetensors"]
     model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
     feats = AudioFeatures(torch.randn(1, 50, 16), 25.0, 50, 2.0, "wav2vec2-base")

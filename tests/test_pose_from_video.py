@@ -86,6 +86,7 @@ def test_image_input_matches_the_video_input(node, renderer, full_run):
     images = decoded_frames(12)
     pose, _, report = node.estimate(renderer, **WIDGETS, images=images)
     assert pose.values.shape == (12, 6) and "12 frames at 25 fps" in report
+    assert "not used" not in report  # images without audio features: both rate widgets count
     torch.testing.assert_close(pose.values, full_run[0].values[:12], atol=1e-4, rtol=0)
 
 
@@ -107,6 +108,8 @@ def test_audio_features_set_rate_and_length_and_stop_decoding_early(node, render
     pose, _, report = node.estimate(renderer, **WIDGETS, video=str(fixture_path(*VIDEO)), audio_features=features)
     assert pose.fps == 30.0 and pose.values.shape == (15, 6)
     assert "14 frames at 25 fps" in report  # frames up to (15 + 1) / 30 s
+    assert "fps widget not used: the pose takes the audio features' 30 fps" in report
+    assert "images_fps widget not used: the video carries its own frame rate" in report
     video_rate = full_run[0].values[:14].double().numpy()
     expected = np.stack([np.interp(np.arange(15) / 30, np.arange(14) / 25, video_rate[:, c]) for c in range(6)], 1)
     np.testing.assert_allclose(pose.values.numpy(), expected, atol=1e-4)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy_base")
     (base / "custom_nodes").mkdir()
     (base / "custom_nodes" / "ComfyUI-Playmate").symlink_to(REPO_ROOT, target_is_directory=True)
-    write_input_media(base / "input", fixture_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_input_media(base / "input", SPEECH_SECONDS, LONG_SECONDS)
     write_models_folder(base / "models", fixture_path("joyvasa"))
     (base / "output").mkdir()
     host = Server(base, base / "server.log")
@@ -132,9 +133,16 @@ def test_core_doubles_match_the_host(server, node_id):
     assert listed["output_is_list"] == list(getattr(double, "OUTPUT_IS_LIST", (False,) * len(double.RETURN_TYPES)))
 
 
+def test_the_frontend_extension_is_served(server):
+    extensions = server.get("/extensions")
+    assert "/extensions/ComfyUI-Playmate/playmate.js" in extensions
+
+
 def test_the_pack_folder_is_a_template_folder(server):
     templates = server.get("/workflow_templates")
     assert sorted(templates.get("ComfyUI-Playmate", [])) == sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
+    for name in templates["ComfyUI-Playmate"]:  # served under the title-like names, as the browser asks for them
+        assert server.get(f"/api/workflow_templates/ComfyUI-Playmate/{urllib.parse.quote(name)}.json")["nodes"]
 
 
 def _run(server, name: str) -> list[Path]:

@@ -18,7 +18,7 @@ from workflow_convert import WorkflowFormatError, ui_to_api
 from workflow_runner import Runner
 
 WORKFLOWS = REPO_ROOT / "workflows"
-NAMES = sorted(p.stem for p in WORKFLOWS.glob("*.json"))
+NAMES = sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json"))
 FPS = 25.0
 SPEECH_SECONDS = 0.16  # 4 frames: the tiny renderer still costs ~1-2 s per 512x512 frame on this CPU
 LONG_SECONDS = 0.32  # 8 frames, streamed
@@ -29,7 +29,7 @@ def comfy_folders(tmp_path_factory):
     """ComfyUI-like input / output / models folders; the pack's host fallback and the core doubles use them."""
     root = tmp_path_factory.mktemp("comfy")
     inputs, outputs = root / "input", root / "output"
-    write_input_media(inputs, fixture_path("media"), SPEECH_SECONDS, LONG_SECONDS)
+    write_input_media(inputs, SPEECH_SECONDS, LONG_SECONDS)
     write_models_folder(root / "models", fixture_path("joyvasa"))
     patch = pytest.MonkeyPatch()
     patch.setenv("PLAYMATE_MODELS_DIR", str(root / "models"))
@@ -45,14 +45,31 @@ def node_classes(pack):
     return {**pack.NODE_CLASS_MAPPINGS, **core_nodes.NODE_CLASS_MAPPINGS}
 
 
+def ui_files() -> dict[str, Path]:
+    """The UI file of each workflow by its API twin's name (the UI file is named by its template title)."""
+    found = {}
+    for path in WORKFLOWS.glob("*.json"):
+        found[json.loads(path.read_text())["extra"].get("playmate_workflow", path.stem)] = path
+    return found
+
+
 def load(name: str, api: bool = False) -> dict:
-    return json.loads(((WORKFLOWS / "api") if api else WORKFLOWS).joinpath(f"{name}.json").read_text())
+    path = WORKFLOWS / "api" / f"{name}.json" if api else ui_files()[name]
+    return json.loads(path.read_text())
 
 
 def test_every_workflow_has_an_api_twin():
     assert set(NAMES) == {"talking_portrait", "emotion", "emotion_from_reference", "pose_from_video", "long_audio",
                           "batch", "animal"}
-    assert sorted(p.stem for p in (WORKFLOWS / "api").glob("*.json")) == NAMES
+    assert sorted(ui_files()) == NAMES
+
+
+def test_templates_have_human_titles_in_order():
+    titles = sorted(path.stem for path in ui_files().values())
+    assert titles[0] == "1. Talking portrait"
+    assert [t.split(".")[0] for t in titles] == [str(i + 1) for i in range(len(titles))], \
+        f"every workflow needs a numbered title in tools/make_workflows.py TEMPLATE_TITLES: {titles}"
+    assert all((WORKFLOWS / f"{t}.jpg").is_file() for t in titles)  # each card has its thumbnail
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -125,7 +142,7 @@ def test_workflow_writes_a_talking_video(name, node_classes, comfy_folders):
     written, result = run_workflow(name, node_classes, comfy_folders)
     assert len(written) == 1 and written[0].parent.name == "Playmate"
     check_video(written[0], SPEECH_SECONDS)
-    ui = next(iter(result.ui.values()))
+    ui = next(u for u in result.ui.values() if "images" in u)
     assert ui["images"][0]["filename"] == written[0].name and ui["animated"] == [True]
     with av.open(str(written[0])) as container:  # the workflow is embedded, so the MP4 drops back into the UI
         assert json.loads(container.metadata["workflow"])["nodes"]
@@ -224,7 +241,7 @@ def test_hand_built_graph_with_every_node_at_its_defaults_makes_a_video(node_cla
     }
     prompt = {node: {"class_type": cls, "inputs": {**widget_defaults(node_classes[cls], set(wired)), **wired}}
               for node, (cls, wired) in links.items()}
-    prompt["image"]["inputs"]["image"], prompt["audio"]["inputs"]["audio"] = "portrait.png", "speech.wav"
+    prompt["image"]["inputs"]["image"], prompt["audio"]["inputs"]["audio"] = "playmate_portrait.jpg", "playmate_speech.flac"
     assert prompt["model"]["inputs"]["model_name"] == "motion_generator_hubert_chinese.pt"
     assert (prompt["motion"]["inputs"]["steps"], prompt["motion"]["inputs"]["audio_cfg"]) == (0, -1.0)
     before = set(comfy_folders["output"].rglob("*.mp4"))

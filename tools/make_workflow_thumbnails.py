@@ -1,9 +1,9 @@
-"""Write workflows/<name>.jpg, the thumbnails ComfyUI's templates browser shows for custom-node templates
+"""Write workflows/<template title>.jpg, the thumbnails ComfyUI's templates browser shows for custom-node templates
 (the frontend asks for /api/workflow_templates/<pack>/<name>.jpg).
 
     python tools/make_workflow_thumbnails.py [--models ComfyUI/models]
 
-Each card shows the workflow's real inputs (the shared portraits, the speech waveform, the driving video's
+Each card shows the workflow's real inputs (the pack's example portraits, the speech waveform, the driving video's
 first frame, the emotion schedule). With --models (a ComfyUI models folder holding the workflows' models:
 trained LivePortrait weights, the audio encoders, JoyVASA / Playmate motion models) it also runs the
 workflow's API twin for 1 s of speech and shows a rendered frame; without trained weights a render would
@@ -24,10 +24,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-MEDIA = ROOT / "tests" / "fixtures" / "media"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tools")]
 
 import core_nodes  # noqa: E402
+from make_workflows import ui_file_name  # noqa: E402
 from model_files import write_input_media  # noqa: E402
 
 WIDTH, HEIGHT, TITLE = 512, 384, 40
@@ -41,7 +41,7 @@ CARDS = {
     "batch": ("Batch", "one video per portrait"),
     "animal": ("Animal portrait", "no face detector: whole image or box"),
 }
-PHOTOS = {"batch": ["portrait.png", "portrait_2.png"], "animal": ["animal.png"]}
+PHOTOS = {"batch": ["playmate_portrait.jpg", "playmate_portrait_2.jpg"], "animal": ["playmate_animal.jpg"]}
 
 
 def waveform_panel(path: Path, size: tuple[int, int]) -> Image.Image:
@@ -78,7 +78,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     draw.text((12, 8), f"Playmate: {title}", fill=INK)
     draw.text((12, 22), subtitle, fill=(170, 170, 170))
     body = HEIGHT - TITLE
-    photos = PHOTOS.get(name, ["portrait.png"])
+    photos = PHOTOS.get(name, ["playmate_portrait.jpg"])
     side = body if len(photos) == 1 else body // 2
     for i, photo in enumerate(photos):
         canvas.paste(fit(Image.open(inputs / photo), (side, side)), (0, TITLE + i * side))
@@ -90,11 +90,11 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     else:
         top = TITLE
         if name == "pose_from_video":
-            canvas.paste(fit(first_video_frame(inputs / "driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            canvas.paste(fit(first_video_frame(inputs / "playmate_driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "driving video", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion_from_reference":
-            canvas.paste(fit(Image.open(inputs / "reference.png"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            canvas.paste(fit(Image.open(inputs / "playmate_portrait_2.jpg"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "reference expression (ref1)", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion":
@@ -109,7 +109,7 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
             draw.multiline_text((x0 + 12, TITLE + 20), "minutes of speech\n-> Render Video\n-> H.264 + AAC, chunk by chunk",
                                 fill=INK, spacing=6)
             top = TITLE + right[1] // 2
-    speech = "long_speech.wav" if name == "long_audio" else "speech.wav"
+    speech = "playmate_long_speech.flac" if name == "long_audio" else "playmate_speech.flac"
     canvas.paste(waveform_panel(inputs / speech, (right[0], HEIGHT - top)), (x0, top))
     draw.text((x0 + 8, top + 4), "speech", fill=INK)
     return canvas
@@ -137,11 +137,11 @@ def main() -> None:
     parser.add_argument("--models", type=Path, help="a ComfyUI models folder with trained weights (adds a render panel)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = write_input_media(Path(tmp) / "input", MEDIA, 1.0, 3.0)
+        inputs = write_input_media(Path(tmp) / "input", 1.0, 3.0)
         for name in CARDS:
             render = render_frame(name, args.models, inputs) if args.models else None
-            card(name, inputs, render).save(ROOT / "workflows" / f"{name}.jpg", quality=88)
-            print(f"wrote workflows/{name}.jpg")
+            card(name, inputs, render).save(ROOT / "workflows" / f"{ui_file_name(name)}.jpg", quality=88)
+            print(f"wrote workflows/{ui_file_name(name)}.jpg")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Write the example workflows: workflows/<name>.json (UI format, shown in ComfyUI's templates browser)
-and workflows/api/<name>.json (API format, for /prompt and scripts).
+"""Write the example workflows: workflows/<title>.json (UI format, shown in ComfyUI's templates browser under
+its title, TEMPLATE_TITLES) and workflows/api/<name>.json (API format, for /prompt and scripts).
 
     python tools/make_workflows.py
 
@@ -26,24 +26,16 @@ OUT = ROOT / "workflows"
 JOYVASA = {"encoder": None, "model": "motion_generator_hubert_chinese.pt"}
 PLAYMATE = {"encoder": "wav2vec2-base-960h", "model": "playmate_motion.safetensors"}
 
-MODELS_NOTE = """## Models ({family})
-Put these files in `ComfyUI/models/` (see the pack's README for links):
-- `liveportrait/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-  stitching_retargeting_module (`.safetensors`, Kijai's conversion)
-{encoder}- `playmate/`: {motion}
-
-{downloads}"""
-ENCODER_LINE = "- `audio_encoders/{encoder}/`: config.json, preprocessor_config.json, pytorch_model.bin\n"
+MODELS_NOTE = "**Models** ({family}): {downloads} put {motion} in `ComfyUI/models/playmate/` (README: Models)."
 DOWNLOADS = {
-    "joyvasa": "JoyVASA hears speech with its own HuBERT, embedded in its file (Load Motion Model's **audio_encoder** "
-               "output): no separate audio encoder. The LivePortrait files are downloaded on first use when there is "
-               "internet.",
-    "playmate": "The LivePortrait files and the audio encoder are downloaded on first use when there is internet.",
+    "joyvasa": "the LivePortrait networks download on first use; JoyVASA hears speech with its own HuBERT, "
+               "embedded in its file (Load Motion Model's **audio_encoder** output);",
+    "playmate": "the LivePortrait networks and the `{encoder}` audio encoder download on first use;",
 }
 
 JOYVASA_FILES = "`motion_generator_hubert_chinese.pt` + `motion_template.pkl` (JoyVASA, MIT)"
-PLAYMATE_FILES = ("`playmate_motion.safetensors` (stage 1) and `playmate_emotion.safetensors` (stage 2), "
-                  "trained with `python -m playmate_core train`")
+PLAYMATE_FILES = ("`playmate_motion.safetensors` + `playmate_emotion.safetensors`, trained with "
+                  "`python -m playmate_core train`")
 
 
 def node_classes() -> dict[str, type]:
@@ -66,20 +58,20 @@ def new_graph(classes) -> WorkflowGraph:
                          {"cnr_id": "comfy-core", "ver": "0.3.64"})
 
 
-def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "speech.wav",
+def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "playmate_speech.flac",
                  seed_control: str = "fixed") -> dict:
     """The shared chain: photo(s) + speech -> portrait, keypoints, features, motion. Returns the nodes by role."""
     n = {}
-    files = images or ["portrait.png"]
+    files = images or ["playmate_portrait.jpg"]
     loads = [g.node("LoadImage", (0, 20 + 380 * i), image=f) for i, f in enumerate(files)]
     image_out = loads[0]
     if len(loads) > 1:
-        batch = g.node("ImageBatch", (380, 20), title="Image Batch (same size; others are centre-cropped)")
+        batch = g.node("ImageBatch", (380, 20), title="Image Batch (centre-crops to the first)")
         g.link(loads[0], 0, batch, "image1")
         g.link(loads[1], 0, batch, "image2")
-        rebatch = g.node("RebatchImages", (380, 160), title="Rebatch Images (one portrait per job)", batch_size=1)
+        rebatch = g.node("RebatchImages", (380, 160), title="Rebatch Images (one per job)", batch_size=1)
         g.link(batch, 0, rebatch, "images")
-        n["rebatch"] = rebatch
+        n["batch"], n["rebatch"] = batch, rebatch
         image_out = rebatch
     y_audio = 20 + 380 * len(files)
     n["audio"] = g.node("LoadAudio", (0, y_audio), audio=audio_file)
@@ -120,9 +112,8 @@ def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int
     """A note: what the workflow does and what to set, then the models it needs."""
     key = "joyvasa" if family is JOYVASA else "playmate"
     name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
-    encoder = ENCODER_LINE.format(encoder=family["encoder"]) if family["encoder"] else ""
-    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, encoder=encoder, motion=files, downloads=DOWNLOADS[key]),
-           760, height)
+    downloads = DOWNLOADS[key].format(encoder=family["encoder"])
+    g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, downloads=downloads, motion=files))
 
 
 def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
@@ -139,13 +130,13 @@ def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
 
 
 def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None) -> None:
-    g.group("1. Your photo and speech (files in ComfyUI/input)", n["loads"] + [n["audio"]] + [n[k] for k in ("rebatch",) if k in n])
+    g.group("1. Photo and speech", n["loads"] + [n["audio"]] + [n[k] for k in ("batch", "rebatch") if k in n])
     g.group("2. Portrait and audio", [n["portrait"], n["source"]] + [n[k] for k in ("encoder",) if k in n]
             + [n["features"], n["renderer"]])
     g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
     outputs = [n[k] for k in ("render", "create", "save") if k in n]
     if outputs:
-        g.group("4. Render and save (ComfyUI/output)", outputs)
+        g.group("4. Render and save", outputs)
 
 
 def talking_portrait(classes):
@@ -153,9 +144,9 @@ def talking_portrait(classes):
     n = talking_head(g, JOYVASA)
     frames_to_video(g, n, "Playmate/talking_portrait")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Talking portrait\n1. Put a photo (one face) and a speech clip in `ComfyUI/input` and pick them "
-                     "in **Load Image** / **Load Audio**.\n2. Queue. The video (25 fps, the speech muxed) lands in "
-                     "`ComfyUI/output/Playmate/`.\n\n**Seed**: another seed = another take of the head motion.", JOYVASA, 420)
+    note_with_models(g, (n["x"], 560), "## Talking portrait\nQueue: the example photo speaks the example clip. Pick your own in **Load Image** "
+                     "(one face) and **Load Audio**. The video (25 fps, with the speech) lands in "
+                     "`ComfyUI/output/Playmate/`. Another **seed** = another take of the head motion.", JOYVASA, 420)
     return g
 
 
@@ -168,17 +159,16 @@ def emotion(classes):
     g.link(emo, 0, n["sampler"], "emotion")
     frames_to_video(g, n, "Playmate/emotion")
     standard_groups(g, n, [emo])
-    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label (8 labels), blended with a second "
-                     "one if you like. The **schedule** sets other labels for time ranges in seconds, one per line "
-                     "(`0 2.5 happy`, `2.5-4: sad`, `4, 6, happy+sad@0.3`).\n\n**emotion_scale** is the emotion guidance w_e "
-                     "(1.5 in the paper; higher = stronger expression, looser lip sync).", PLAYMATE, 460)
+    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label, optionally blended with a second one. "
+                     "**schedule**: other labels for time ranges in seconds, one per line (`2.5 4 sad`). "
+                     "**emotion_scale**: higher = stronger expression, looser lip sync.", PLAYMATE, 460)
     return g
 
 
 def emotion_from_reference(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA)
-    reference = g.node("LoadImage", (n["x"] - 380, 760), title="Load Image (reference expression)", image="reference.png")
+    reference = g.node("LoadImage", (n["x"] - 380, 760), title="Load Image (reference expression)", image="playmate_portrait_2.jpg")
     emo = g.node("PlaymateEmotion", (n["x"] - 380, 1140), label="neutral", emotion_scale=1.0, lip_weight=0.0,
                  schedule="# start_s end_s ref1 / ref2 / neutral; outside the ranges: ref1. Example:\n# 0.0 0.5 neutral")
     g.link(n["renderer"], 0, emo, "renderer")
@@ -198,51 +188,50 @@ def emotion_from_reference(classes):
 def pose_from_video(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA)
-    video = g.node("LoadVideo", (n["x"] - 380, 760), file="driving.mp4")
+    video = g.node("LoadVideo", (n["x"] - 380, 760), file="playmate_driving.mp4")
     pose = g.node("PlaymatePoseFromVideo", (n["x"] - 380, 1120))
     g.link(n["renderer"], 0, pose, "renderer")
     g.link(video, 0, pose, "video")
     g.link(n["features"], 0, pose, "audio_features")
     g.link(pose, 0, n["sampler"], "pose")
+    report = g.node("PreviewAny", title="Pose report (after a run)")
+    g.link(pose, 2, report, "source")
     frames_to_video(g, n, "Playmate/pose_from_video")
-    standard_groups(g, n, [video, pose])
-    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the video in **Load Video** (any face; "
-                     "its first frame is the rest pose); expression and lips still follow the speech.\n\n"
-                     "**length_policy**: what happens when the video is shorter than the speech (loop, ping_pong, hold, trim). "
-                     "**smoothing** removes jitter (0 = raw).", JOYVASA, 460)
+    standard_groups(g, n, [video, pose, report])
+    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face in **Load Video** (its first frame is the "
+                     "rest pose); lips and expression follow the speech. **length_policy**: a shorter video loops, "
+                     "ping_pongs, holds its last pose (hold_last) or is trimmed. **Pose report** shows the faces found per frame; "
+                     "fps / images_fps only matter without audio features / for an IMAGE input.", JOYVASA, 460)
     return g
 
 
 def long_audio(classes):
     g = new_graph(classes)
-    n = talking_head(g, JOYVASA, audio_file="long_speech.wav")
+    n = talking_head(g, JOYVASA, audio_file="playmate_long_speech.flac")
     render = g.node("PlaymateRenderVideo", (n["x"], 20), filename_prefix="Playmate/long_audio")
     link_render_inputs(g, n, render)
     n["render"] = render
     standard_groups(g, n)
-    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** writes the MP4 chunk by chunk (H.264 + AAC) "
-                     "into `ComfyUI/output/Playmate/`, so memory stays flat however long the speech is; **Encode Audio** "
-                     "encodes JoyVASA's 4 s windows one at a time and the sampler runs in windows.\n\nLower **batch_size** if you run out of memory; "
-                     "**crf** sets the quality (18 = visually lossless).", JOYVASA, 460)
+    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** streams the MP4 (H.264 + AAC) to `ComfyUI/output/Playmate/` "
+                     "chunk by chunk, so memory stays flat however long the speech; the audio is encoded in JoyVASA's 4 s windows "
+                     "and the sampler runs in windows. Lower **batch_size** if memory "
+                     "runs out; **crf** 18 = visually lossless.", JOYVASA, 460)
     return g
 
 
 def batch(classes):
     g = new_graph(classes)
-    n = talking_head(g, JOYVASA, images=["portrait.png", "portrait_2.png"], seed_control="increment")
+    n = talking_head(g, JOYVASA, images=["playmate_portrait.jpg", "playmate_portrait_2.jpg"], seed_control="increment")
     frames_to_video(g, n, "Playmate/batch")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** joins the photos and **Rebatch Images** "
-                     "(batch_size 1) turns them into a list: every node after it runs once per photo, so **Save Video** writes "
-                     "one video per portrait, all speaking the same clip. Chain more Image Batch nodes for more photos.\n\n"
-                     "**Queue (batch count)** re-queues the whole job; the seed's control is *increment*, so every run is a new "
-                     "take. For many speech clips, queue the API-format twin (`workflows/api/batch.json`) once per clip from a "
-                     "script (see the README).", JOYVASA, 520)
+    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** + **Rebatch Images** make a list: every node after "
+                     "them runs once per photo, so **Save Video** writes one video per portrait. Chain more Image Batch "
+                     "nodes for more photos; for many speech clips, queue `workflows/api/batch.json` from a script.", JOYVASA, 520)
     return g
 
 
 ANIMAL_NOTE = """## Animal portrait (no face detector)
-1. Put the animal photo in `ComfyUI/input` as `animal.png` (or pick yours in **Load Image**) and a speech clip.
+1. Pick the animal photo in **Load Image** (the example is `playmate_animal.jpg`, a cat) and a speech clip.
 2. **Load Portrait** crops without a detector: *crop_mode* `whole image` (the photo resized to 256x256, as
    JoyVASA's animal CLI does) or `box` (set box_x0..box_y1 in pixels around the head, or connect a MASK).
    *letterbox* keeps a non-square photo's aspect ratio.
@@ -256,24 +245,49 @@ Eye / lip retargeting needs human face landmarks and is unavailable here.
 - `liveportrait/animal/`: appearance_feature_extractor, motion_extractor, warping_module, spade_generator
   (Kijai's `animal/` folder; `python -m playmate_core download --only liveportrait_animal`)
 - `liveportrait/`: stitching_retargeting_module (the human one)
-- `audio_encoders/chinese-hubert-base/`, `playmate/`: {motion}"""
+- `playmate/`: {motion} (JoyVASA carries its own HuBERT)"""
 
 
 def animal(classes):
     g = new_graph(classes)
-    n = talking_head(g, JOYVASA, images=["animal.png"])
+    n = talking_head(g, JOYVASA, images=["playmate_animal.jpg"])
     n["portrait"].widgets["crop_mode"] = "whole image"
     for network in ("appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator"):
         n["renderer"].widgets[network] = f"animal/{network}.safetensors"
     frames_to_video(g, n, "Playmate/animal")
     n["render"].widgets["stitching"] = False  # the official animal CLI renders without stitching
     standard_groups(g, n)
-    g.note((n["x"], 560), ANIMAL_NOTE.format(motion=JOYVASA_FILES), 760, 560)
+    g.note(None, ANIMAL_NOTE.format(motion=JOYVASA_FILES), 760, 560)
     return g
 
 
 WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "emotion_from_reference": emotion_from_reference,
              "pose_from_video": pose_from_video, "long_audio": long_audio, "batch": batch, "animal": animal}
+# The templates browser (frontend 1.27) titles a custom node's template with its file name and describes it with
+# that name, '_' and '-' read as spaces; the number gives the order (simplest first). A workflow without a title
+# here keeps its key as file name. The API twin is always workflows/api/<key>.json.
+TEMPLATE_TITLES = {"talking_portrait": "1. Talking portrait", "emotion_from_reference": "2. Emotion from a reference photo",
+                   "pose_from_video": "3. Head pose from a video", "long_audio": "4. Long speech",
+                   "batch": "5. Several portraits", "animal": "6. Animal portrait",
+                   "emotion": "7. Emotion (trained Playmate models)"}
+
+
+def ui_file_name(key: str) -> str:
+    return TEMPLATE_TITLES.get(key, key)
+
+
+def remove_stale_ui_files(key: str) -> None:
+    """Delete a UI file written for this workflow under another name; its thumbnail moves to the new name."""
+    for path in OUT.glob("*.json"):
+        if path.stem != ui_file_name(key) and (path.stem == key or _workflow_key(path) == key):
+            path.unlink()
+            thumbnail = path.with_suffix(".jpg")
+            if thumbnail.exists():
+                thumbnail.replace(OUT / f"{ui_file_name(key)}.jpg")
+
+
+def _workflow_key(path: Path) -> str | None:
+    return json.loads(path.read_text()).get("extra", {}).get("playmate_workflow")
 
 
 def main() -> None:
@@ -283,9 +297,12 @@ def main() -> None:
         if len(sys.argv) > 1 and name not in sys.argv[1:]:
             continue
         graph = build(classes)
-        (OUT / f"{name}.json").write_text(json.dumps(graph.ui(), indent=1, ensure_ascii=False) + "\n")
+        ui = graph.ui()
+        ui["extra"]["playmate_workflow"] = name  # the API twin's name, for scripts and tests
+        remove_stale_ui_files(name)
+        (OUT / f"{ui_file_name(name)}.json").write_text(json.dumps(ui, indent=1, ensure_ascii=False) + "\n")
         (OUT / "api" / f"{name}.json").write_text(json.dumps(graph.api(), indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote workflows/{name}.json and workflows/api/{name}.json")
+        print(f"wrote workflows/{ui_file_name(name)}.json and workflows/api/{name}.json")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,23 @@ import uuid
 from dataclasses import dataclass, field
 
 from workflow_convert import WIDGET_TYPES, widget_layout
+from workflow_layout import CANVAS, TITLE_HEIGHT, Box, fit_scale, layout
 
-NODE_WIDTH = 340
+NODE_WIDTH = 320
+TITLE_CHAR_WIDTH, TITLE_MARGIN = 7.5, 40  # the frontend widens a node to fit its title (14 px font)
 NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
+# What the frontend adds below a node's widgets once its media has loaded (frontend 1.27.10, measured with
+# tools/screenshot_workflows.py --sizes): Load Image keeps ~200 px for its picture (drawn to fit), Load Audio a
+# player row; video players fill the node's width at the video's aspect (the examples and results are square).
+PREVIEW_HEIGHT = {"LoadImage": 200, "LoadAudio": 42, "PreviewAny": 120}
+PREVIEW_ASPECT = {"LoadVideo": 1.0, "SaveVideo": 1.0}
+OUTPUT_PREVIEWS = ("SaveVideo",)
 
 
 @dataclass
 class Node:
     id: int
     type: str
-    pos: tuple[float, float]
     widgets: dict
     title: str | None = None
     controls: dict = field(default_factory=dict)  # seed input -> "fixed" | "increment" | "randomize"
@@ -39,7 +46,8 @@ class WorkflowGraph:
         self.links: list[tuple[int, int, int, str]] = []  # origin id, origin slot, target id, input name
         self.groups: list[dict] = []
 
-    def node(self, kind: str, pos, title: str | None = None, controls: dict | None = None, **widgets) -> Node:
+    def node(self, kind: str, pos=None, title: str | None = None, controls: dict | None = None, **widgets) -> Node:
+        """Add a node. pos is ignored (kept so older callers work): tools/workflow_layout.py places every node."""
         if kind not in self.classes and kind != "MarkdownNote":
             raise KeyError(f"unknown node type {kind}")
         if kind != "MarkdownNote":
@@ -47,25 +55,38 @@ class WorkflowGraph:
             unknown = set(widgets) - names
             if unknown:
                 raise KeyError(f"{kind} has no widget(s) {sorted(unknown)}")
-        node = Node(len(self.nodes) + 1, kind, tuple(pos), widgets, title, dict(controls or {}))
+        node = Node(len(self.nodes) + 1, kind, widgets, title, dict(controls or {}))
+        if title:
+            node.width = max(NODE_WIDTH, round(len(title) * TITLE_CHAR_WIDTH + TITLE_MARGIN))
         self.nodes.append(node)
         return node
 
     def note(self, pos, text: str, width: int = 420, height: int = 220) -> Node:
-        node = self.node("MarkdownNote", pos, text=text)
+        """A Markdown note (pos is ignored: notes go where they cover nothing)."""
+        node = self.node("MarkdownNote", text=text)
         node.width, node.height = width, height
         return node
 
     def link(self, origin: Node, slot: int, target: Node, input_name: str) -> None:
         self.links.append((origin.id, slot, target.id, input_name))
 
-    def group(self, title: str, nodes: list[Node], color: str = "#3f789e", pad: int = 30) -> None:
-        left = min(n.pos[0] for n in nodes) - pad
-        top = min(n.pos[1] for n in nodes) - pad - 40
-        right = max(n.pos[0] + n.width for n in nodes) + pad
-        bottom = max(n.pos[1] + self._height(n) for n in nodes) + pad
-        self.groups.append({"id": len(self.groups) + 1, "title": title, "bounding": [left, top, right - left, bottom - top],
-                            "color": color, "font_size": 24, "flags": {}})
+    def group(self, title: str, nodes: list[Node], color: str = "#3f789e", pad: int | None = None) -> None:
+        """A titled group around nodes; groups read left to right in the order they are added (pad is ignored)."""
+        self.groups.append({"title": title, "members": [n.id for n in nodes], "color": color})
+
+    def _layout(self) -> tuple[dict[int, tuple[float, float]], list[dict]]:
+        """(node id -> pos, UI groups) from tools/workflow_layout.py."""
+        boxes = {n.id: Box(n.id, n.width, self._height(n), text=n.widgets["text"] if n.type == "MarkdownNote" else None,
+                           grows_below=n.type in OUTPUT_PREVIEWS) for n in self.nodes}
+        edges = [(origin, target) for origin, _, target, _ in self.links]
+        notes = [n.id for n in self.nodes if n.type == "MarkdownNote"]
+        rects = layout(boxes, [g["members"] for g in self.groups], edges, notes, [g["title"] for g in self.groups])
+        for node in self.nodes:
+            if node.type == "MarkdownNote":
+                node.width, node.height = boxes[node.id].width, boxes[node.id].height
+        groups = [{"id": i + 1, "title": g["title"], "bounding": [r[0], r[1], r[2] - r[0], r[3] - r[1]],
+                   "color": g["color"], "font_size": 24, "flags": {}} for i, (g, r) in enumerate(zip(self.groups, rects))]
+        return {k: (round(b.x), round(b.y)) for k, b in boxes.items()}, groups
 
     # ------------------------------------------------------------------ outputs
     def _spec(self, node: Node) -> list[tuple[str, object, str, dict]]:
@@ -83,7 +104,7 @@ class WorkflowGraph:
         widgets = len(widget_layout(self.classes[node.type]))
         outputs = len(self.classes[node.type].RETURN_TYPES)
         multiline = sum(3 for _, kind, _, o in spec if o.get("multiline"))
-        preview = 260 if node.type in ("LoadImage", "LoadVideo", "SaveVideo") else 0
+        preview = round(node.width * PREVIEW_ASPECT.get(node.type, 0)) + PREVIEW_HEIGHT.get(node.type, 0)
         return 46 + 22 * max(sockets, outputs) + 26 * (widgets + multiline) + preview
 
     def api(self) -> dict:
@@ -106,8 +127,9 @@ class WorkflowGraph:
         link_ids = {link: i + 1 for i, link in enumerate(self.links)}
         ui_nodes, ui_links = [], []
         order = {node_id: i for i, node_id in enumerate(_execution_order(api))}
+        positions, groups = self._layout()
         for node in self.nodes:
-            entry = {"id": node.id, "type": node.type, "pos": list(node.pos), "size": [node.width, self._height(node)],
+            entry = {"id": node.id, "type": node.type, "pos": list(positions[node.id]), "size": [node.width, self._height(node)],
                      "flags": {}, "order": order.get(str(node.id), len(order)), "mode": 0}
             if node.type == "MarkdownNote":
                 entry.update(inputs=[], outputs=[], properties={}, widgets_values=[node.widgets["text"]],
@@ -156,8 +178,8 @@ class WorkflowGraph:
         ui_links.sort()
         return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, "playmate/" + "/".join(n.type for n in self.nodes))),
                 "revision": 0, "last_node_id": len(self.nodes), "last_link_id": len(self.links), "nodes": ui_nodes,
-                "links": ui_links, "groups": self.groups, "config": {},
-                "extra": {"ds": {"scale": 0.6, "offset": [60, 80]}, "frontendVersion": "1.27.10"}, "version": 0.4}
+                "links": ui_links, "groups": groups, "config": {},
+                "extra": {"ds": _fitted_view(ui_nodes, groups), "frontendVersion": "1.27.10"}, "version": 0.4}
 
     def _widget_value(self, node: Node, name: str):
         """The value set in the spec, else the input's default (a combo's first choice, STRING '', numbers 0)."""
@@ -172,6 +194,18 @@ class WorkflowGraph:
 
     def _by_id(self, node_id: int) -> Node:
         return self.nodes[node_id - 1]
+
+
+def _fitted_view(nodes: list[dict], groups: list[dict]) -> dict:
+    """The saved view: the graph centred at the zoom the frontend's fit-to-view gives in a 1600x1000 window."""
+    rects = [(n["pos"][0], n["pos"][1] - TITLE_HEIGHT, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+             for n in nodes]
+    rects += [(x, y, x + w, y + h) for x, y, w, h in (g["bounding"] for g in groups)]
+    left, top = min(r[0] for r in rects), min(r[1] for r in rects)
+    right, bottom = max(r[2] for r in rects), max(r[3] for r in rects)
+    scale = fit_scale((left, top, right, bottom))
+    offset = [(CANVAS[0] / scale - (right - left)) / 2 - left, (CANVAS[1] / scale - (bottom - top)) / 2 - top]
+    return {"scale": round(scale, 4), "offset": [round(v, 1) for v in offset]}
 
 
 def _extra_values(cls, name: str, extra: int, control: str) -> list:

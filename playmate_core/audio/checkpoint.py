@@ -46,6 +46,10 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
 SINGLE_FILE_EXTENSIONS = (".safetensors", ".sft", ".bin", ".pt", ".pth")
 
 
+ENCODER_WAY_ON = ("Use the encoder's model.safetensors (the pack's download fetches it), or re-save the weights of a "
+                  "copy you trust as plain tensors")
+
+
 class EncoderWeightsError(CheckpointError):
     """A file or state dict is not a usable wav2vec2 / HuBERT encoder."""
 
@@ -191,7 +195,7 @@ def read_weights_file(path: str) -> dict[str, torch.Tensor]:
         return read_safetensors(path)[0]
     if ext not in (".bin", ".pt", ".pth", ".ckpt"):
         raise EncoderWeightsError(f"{path}: unsupported weights file type {ext!r} (use .safetensors or .bin)")
-    data = read_pickled_checkpoint(path)
+    data = read_pickled_checkpoint(path, what="audio-encoder weights file", way_on=ENCODER_WAY_ON)
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -271,7 +271,8 @@ def load_audio_encoder(
             source.tensors, source.config, family, normalize_input=normalize_input, name=source.name, dtype=dtype
         )
     except ValueError as exc:  # CheckpointError, EncoderWeightsError, EncoderConfigError
-        raise EncoderWeightsError(f"{os.path.basename(os.path.normpath(path))}: {exc}") from exc
+        name = os.path.basename(os.path.normpath(path))
+        raise EncoderWeightsError(str(exc) if name in str(exc) else f"{name}: {exc}") from exc
     return encoder.to(device)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 from typing import Any, Iterable
 
@@ -37,16 +38,48 @@ def read_safetensors(path: str) -> tuple[dict[str, torch.Tensor], dict[str, str]
     return tensors, metadata
 
 
-def read_pickled_checkpoint(path: str, allowed_globals: Iterable[Any] = ()) -> Any:
-    """torch.load with weights_only=True (plus an explicit allow-list): never a full unpickle."""
+UNSAFE_PICKLE_WAY_ON = ("Use the .safetensors version of this file, or a copy from a source you trust (plain tensors), "
+                        "converted once with the pack's CLI (python -m playmate_core convert-liveportrait / "
+                        "convert-joyvasa)")
+
+
+SAFETENSORS_HEADER_LIMIT = 100 * 1024 * 1024  # the format's own cap on the JSON header
+
+
+def read_safetensors_metadata(path: str) -> dict[str, str]:
+    """The header metadata of a .safetensors file, reading only its header (no tensors).
+
+    Raises OSError or ValueError when the file is not a readable safetensors file."""
+    with open(path, "rb") as f:
+        size_bytes = f.read(8)
+        if len(size_bytes) != 8:
+            raise ValueError("shorter than a safetensors header")
+        size = int.from_bytes(size_bytes, "little")
+        if size > SAFETENSORS_HEADER_LIMIT:
+            raise ValueError(f"header size {size} is over the format's limit")
+        header = json.loads(f.read(size))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    metadata = header.get("__metadata__") or {}
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
+def read_pickled_checkpoint(path: str, allowed_globals: Iterable[Any] = (), what: str = "checkpoint",
+                            way_on: str = UNSAFE_PICKLE_WAY_ON) -> Any:
+    """torch.load with weights_only=True (plus an explicit allow-list): never a full unpickle.
+
+    what names the file's role in the refusal ("LivePortrait network file"); way_on is the safe next step.
+    """
+    name = os.path.basename(path)
     try:
         with torch.serialization.safe_globals(list(allowed_globals)):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        stored = f" ({found.group(1)})" if found else ""
         raise CheckpointError(
-            f"{path}: this checkpoint needs full unpickling (it stores Python objects, not just tensors), "
-            "which can run arbitrary code, so it is refused. Use the published safetensors version of this "
-            f"model, or a file that holds plain tensors. Detail: {str(err).splitlines()[0]}"
+            f"{name}: refused for safety. This {what} is a PyTorch pickle that stores Python objects{stored} "
+            f"besides tensors, and loading such a file can run arbitrary code. {way_on}."
         ) from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise CheckpointError(
@@ -55,13 +88,13 @@ def read_pickled_checkpoint(path: str, allowed_globals: Iterable[Any] = ()) -> A
         ) from err
 
 
-def read_state_dict(path: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """(state dict or nested dict, metadata) of a .safetensors / .pth / .pt / .bin file."""
+def read_state_dict(path: str, what: str = "checkpoint", way_on: str = UNSAFE_PICKLE_WAY_ON) -> tuple[dict[str, Any], dict[str, str]]:
+    """(state dict or nested dict, metadata) of a .safetensors / .pth / .pt / .bin file (what, way_on: for a refusal)."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: file not found")
     if path.endswith((".safetensors", ".sft")):
         return read_safetensors(path)
-    return read_pickled_checkpoint(path), {}
+    return read_pickled_checkpoint(path, what=what, way_on=way_on), {}
 
 
 def write_safetensors(path: str, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:

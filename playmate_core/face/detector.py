@@ -31,6 +31,7 @@ class DetectedFaces:
     boxes: torch.Tensor
     scores: torch.Tensor
     landmarks: torch.Tensor
+    found_by: tuple[tuple[str, int], ...] = ()  # (detector model, faces it found) for each model that ran
 
     @property
     def count(self) -> int:
@@ -39,7 +40,7 @@ class DetectedFaces:
     def sorted_by_size(self) -> "DetectedFaces":
         area = (self.boxes[:, 2] - self.boxes[:, 0]) * (self.boxes[:, 3] - self.boxes[:, 1])
         order = torch.argsort(area, descending=True, stable=True)
-        return DetectedFaces(self.boxes[order], self.scores[order], self.landmarks[order])
+        return DetectedFaces(self.boxes[order], self.scores[order], self.landmarks[order], self.found_by)
 
 
 class FaceDetector(ABC):
@@ -47,12 +48,13 @@ class FaceDetector(ABC):
 
     `detect` takes RGB images [B, H, W, 3] float in [0, 1] (any device) and returns one
     DetectedFaces per image, on the CPU; `layout` names what the landmark indices mean.
+    min_faces is how many faces the caller needs per image (a backend may search harder for them).
     """
 
     layout: LandmarkLayout
 
     @abstractmethod
-    def detect(self, images: torch.Tensor) -> list[DetectedFaces]:
+    def detect(self, images: torch.Tensor, min_faces: int = 1) -> list[DetectedFaces]:
         ...
 
 
@@ -60,11 +62,14 @@ class MediaPipeFaceDetector(FaceDetector):
     """BlazeFace (short and/or full range) + FaceMesh 468, our PyTorch port with bundled weights.
 
     model: "short_range" (faces down to ~13% of the longer image side), "full_range" (down to
-    ~7%), or "auto": short range, then full range on the images where it found no face.
+    ~7%), or "auto": short range, then full range too on the images where short range found fewer
+    than min_faces faces or a face smaller than SMALL_FACE_FRACTION of the longer image side (where
+    smaller faces may hide); the model that found more faces wins (short range on a tie).
     """
 
     layout = FACEMESH_LAYOUT
     MODELS = ("auto", "short_range", "full_range")
+    SMALL_FACE_FRACTION = 0.2  # short range reaches ~13%: below 20%, faces it cannot see may sit beside
 
     def __init__(self, model: str = "auto", device: torch.device | str = "cpu", chunk_size: int = 16):
         if model not in self.MODELS:
@@ -81,25 +86,36 @@ class MediaPipeFaceDetector(FaceDetector):
         return self._networks[key]
 
     @torch.no_grad()
-    def detect(self, images: torch.Tensor) -> list[DetectedFaces]:
+    def detect(self, images: torch.Tensor, min_faces: int = 1) -> list[DetectedFaces]:
         results: list[DetectedFaces] = []
         for start in range(0, images.shape[0], self.chunk_size):
             chunk = images[start:start + self.chunk_size].to(self.device, torch.float32).permute(0, 3, 1, 2)
-            results += self._detect_chunk(chunk)
+            results += self._detect_chunk(chunk, min_faces)
         return results
 
-    def _detect_chunk(self, images: torch.Tensor) -> list[DetectedFaces]:
+    def _detect_chunk(self, images: torch.Tensor, min_faces: int) -> list[DetectedFaces]:
         variants = ["short_range", "full_range"] if self.model == "auto" else [self.model]
         found: list = [None] * images.shape[0]
+        counts: list[list[tuple[str, int]]] = [[] for _ in found]
         for variant in variants:
-            todo = [i for i, f in enumerate(found) if f is None or f[0].shape[0] == 0]
+            todo = [i for i, f in enumerate(found) if f is None or self._search_further(f[0], images, min_faces)]
             if not todo:
                 break
             config = BlazeFaceConfig.short_range() if variant == "short_range" else BlazeFaceConfig.full_range()
             subset = images if len(todo) == images.shape[0] else images[todo]
             for i, detection in zip(todo, self.detect_boxes(subset, config)):
-                found[i] = detection
-        return self._add_landmarks(images, found)
+                counts[i].append((variant, int(detection[0].shape[0])))
+                if found[i] is None or detection[0].shape[0] > found[i][0].shape[0]:
+                    found[i] = detection
+        return [DetectedFaces(f.boxes, f.scores, f.landmarks, tuple(c))
+                for f, c in zip(self._add_landmarks(images, found), counts)]
+
+    def _search_further(self, boxes: torch.Tensor, images: torch.Tensor, min_faces: int) -> bool:
+        """Whether auto should run the full-range model too: too few faces, or a small one."""
+        if boxes.shape[0] < min_faces:
+            return True
+        sides = (boxes[:, 2:] - boxes[:, :2]).max(dim=1).values
+        return bool((sides < self.SMALL_FACE_FRACTION * max(images.shape[-2:])).any())
 
     def detect_boxes(self, images: torch.Tensor, config: BlazeFaceConfig):
         """BlazeFace on images [B, 3, H, W] in [0, 1] -> per image (boxes [F, 4], keypoints [F, 6, 2], scores [F])."""

@@ -97,6 +97,21 @@ def as_rgb_images(images: torch.Tensor, name: str = "image") -> torch.Tensor:
     return images.float()
 
 
+def _searched(found) -> str:
+    """' (short_range found 1, full_range found 2)' when the detector says what each model found."""
+    if not found.found_by:
+        return ""
+    return " (" + ", ".join(f"{model} found {count}" for model, count in found.found_by) + ")"
+
+
+def _find_more(found) -> str:
+    """How to find a face the detector missed: the full-range model, unless it already ran."""
+    if "full_range" in dict(found.found_by):
+        return "Faces below ~7% of the image side are not found: crop the photo closer to the face you want"
+    return ("A face below ~13% of the image side needs detector full_range (it finds faces down to ~7%); "
+            "smaller ones need a closer crop of the photo")
+
+
 def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int = 0,
                    config: CropConfig = CropConfig(), min_face_side: int = MIN_FACE_SIDE,
                    progress: Callable[[int, int], None] | None = None, chunk_size: int = 16) -> Portrait:
@@ -111,7 +126,7 @@ def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int
         raise ValueError(f"face_index must be >= 0 (0 = largest face), got {face_index}")
     faces = []
     for start in range(0, images.shape[0], chunk_size):
-        faces += detector.detect(images[start:start + chunk_size])
+        faces += detector.detect(images[start:start + chunk_size], min_faces=face_index + 1)
         if progress is not None:
             progress(len(faces), images.shape[0])
     batch = images.shape[0]
@@ -119,11 +134,12 @@ def load_portraits(images: torch.Tensor, detector: FaceDetector, face_index: int
     chosen, boxes, scores = [], [], []
     for b, found in enumerate(faces):
         if found.count == 0:
-            raise ValueError(f"no face found in {where(b)}: use a photo with a visible, roughly frontal face")
+            raise ValueError(f"no face found in {where(b)}{_searched(found)}: use a photo with a visible, roughly "
+                             "frontal face")
         if face_index >= found.count:
             raise ValueError(
                 f"face_index {face_index} asks for face {face_index + 1} by size, but {where(b)} has only "
-                f"{found.count} face(s); 0 is the largest"
+                f"{found.count} face(s){_searched(found)}; 0 is the largest. {_find_more(found)}"
             )
         box = found.boxes[face_index]
         side = float(min(box[2] - box[0], box[3] - box[1]))

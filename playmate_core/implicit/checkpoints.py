@@ -32,6 +32,9 @@ from ..checkpoint.io import CheckpointError, cast_floating, read_state_dict, wri
 from . import config_inference as infer
 from .config import RendererConfig
 
+LIVEPORTRAIT_WAY_ON = ("Use the .safetensors files (Kijai's conversion, which the pack downloads), or the official .pth "
+                       "set from a source you trust (plain tensors), converted once with python -m playmate_core "
+                       "convert-liveportrait")
 NETWORKS = (
     "appearance_feature_extractor",
     "motion_extractor",
@@ -199,7 +202,7 @@ def read_renderer_states(files: RendererFiles) -> dict[str, dict[str, torch.Tens
     states = {}
     for name, path in files.paths.items():
         if path not in contents:
-            contents[path] = read_state_dict(path)
+            contents[path] = read_state_dict(path, "LivePortrait network file", LIVEPORTRAIT_WAY_ON)
         raw, meta = contents[path]
         if not isinstance(raw, dict):
             raise CheckpointError(f"{path}: expected a state dict, found a {type(raw).__name__}")

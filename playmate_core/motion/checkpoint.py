@@ -194,9 +194,9 @@ def load_motion_files(path: str, device: torch.device | str = "cpu", dtype: torc
 
 def _load_pickled(path: str, positional_encoding: str):
     """A released JoyVASA .pt -> (model, its HuBERT state dict)."""
-    from .joyvasa_release import is_release_checkpoint, model_from_release, release_globals
+    from .joyvasa_release import JOYVASA_WAY_ON, is_release_checkpoint, model_from_release, release_globals
 
-    data = read_pickled_checkpoint(path, release_globals())
+    data = read_pickled_checkpoint(path, release_globals(), "motion model", JOYVASA_WAY_ON)
     if is_release_checkpoint(data):
         model, hubert, _ = model_from_release(path, data, positional_encoding=positional_encoding,
                                               keep_audio_encoder=True)

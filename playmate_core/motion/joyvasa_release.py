@@ -33,6 +33,10 @@ DROPPED_KEYS = ("denoising_net.TE.pe",)  # rebuilt from the schedule length, as 
 TEMPLATE_POSE_PARTS = ("scale", "t", "pitch", "yaw", "roll")
 TEMPLATE_FILE = "motion_template.pkl"
 
+JOYVASA_WAY_ON = ("JoyVASA's released generator holds nothing more: get it again from "
+                  "huggingface.co/jdh-algo/JoyVASA, and convert it once with python -m playmate_core convert-joyvasa "
+                  "to load a .safetensors from then on")
+
 
 def release_globals():
     """The only globals a released generator's pickle may name (read with weights_only=True)."""
@@ -47,7 +51,7 @@ def is_release_checkpoint(data) -> bool:
 
 def read_release_checkpoint(path: str) -> dict:
     """{'args': dict, 'model': state_dict, 'iter': int} without running arbitrary pickle code."""
-    data = read_pickled_checkpoint(path, release_globals())
+    data = read_pickled_checkpoint(path, release_globals(), "motion model", JOYVASA_WAY_ON)
     if not is_release_checkpoint(data):
         raise CheckpointError(f"{path}: not a JoyVASA motion generator (expected 'args' and a 'model' state dict "
                               "with denoising_net.* keys)")

@@ -1,0 +1,263 @@
+"""Automatic layout of a workflow graph for the ComfyUI frontend: nothing overlaps, every group title shows, the
+graph reads left to right and the whole fits a 1600x1000 window at a readable zoom.
+
+Each group (in the order it was declared) is a band; inside a band the nodes are put in reading order (by their
+longest path from the band's sources, sources pulled right next to their first consumer; then by the position of
+their neighbours) and wrapped into columns at a height budget, like text into lines. The groups wrap the same
+way into columns of groups (reading down, then right). Every combination of wraps in which no wire runs right to
+left is tried, and the one with the largest fit-to-view zoom wins. Notes go where they cost the least zoom (right
+of everything, or below a group or note), at the width that suits that place, never on a node, a group, or the
+space below an output preview that may grow.
+
+Sizes are the frontend's (frontend 1.27): a node's rectangle is pos/size plus the 30 px title bar above pos; a
+group's bar is font_size * 1.4 high; fit-to-view zooms to 0.75 of the scale that fits the graph's bounds in the
+canvas (the window less the menu bar and side bar).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+TITLE_HEIGHT = 30
+GROUP_PAD = 16  # group border to its nodes' rectangles
+GROUP_TITLE = 34  # a group's title bar (font 24 * 1.4)
+BAND_GAP = 28  # between groups, side by side
+COLUMN_GAP = 40  # between columns inside a group (room for the wires)
+ROW_GAP = 20  # between a node's bottom and the next node's title bar
+NOTE_GAP = 40
+BUDGET_STEP = 10  # resolution of the column height budgets tried
+WINDOW = (1600, 1000)
+CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (fitted to measured zooms)
+FIT_ZOOM = 0.75
+GROUP_TITLE_CHAR = 11.0  # width of one character of a group title (24 px font), measured
+NOTE_WIDTHS = (360, 420, 480, 540, 600, 660, 720, 760)  # note widths tried; the height follows from the text
+NOTE_CHAR, NOTE_LINE, NOTE_HEADING, NOTE_PAD = 4.8, 15, 26, 30  # Markdown note text (measured ~4.5, 14, 24)
+OUTPUT_GROWTH = 0.5  # below an output preview, keep this fraction of its width free (a result may be taller)
+
+
+def group_title_width(title: str) -> float:
+    return len(title) * GROUP_TITLE_CHAR + 2 * GROUP_PAD
+
+
+def note_height(text: str, width: float) -> int:
+    """The height a Markdown note needs to show text at width without a scroll bar (an estimate with margin)."""
+    per_line = max(1, int((width - NOTE_PAD) / NOTE_CHAR))
+    height = NOTE_PAD
+    for line in text.split("\n"):
+        if line.startswith("#"):
+            height += NOTE_HEADING
+        elif line.strip():
+            height += NOTE_LINE * -(-len(line) // per_line)
+        else:
+            height += NOTE_LINE // 2
+    return height
+
+
+@dataclass
+class Box:
+    """A node to place: its key, size (without the title bar), and where the layout put it."""
+
+    key: int
+    width: float
+    height: float
+    x: float = 0.0
+    y: float = 0.0
+    text: str | None = None  # a note's text: its size is chosen by the layout
+    grows_below: bool = False  # an output preview that may grow once a result is shown
+
+    @property
+    def rect(self) -> tuple[float, float, float, float]:
+        return (self.x, self.y - TITLE_HEIGHT, self.x + self.width, self.y + self.height)
+
+
+def fit_scale(bounds: tuple[float, float, float, float]) -> float:
+    """The zoom the frontend's fit-to-view picks for these bounds in the 1600x1000 window."""
+    width, height = bounds[2] - bounds[0], bounds[3] - bounds[1]
+    return FIT_ZOOM * min(CANVAS[0] / width, CANVAS[1] / height)
+
+
+def _union(rects) -> tuple[float, float, float, float]:
+    rects = list(rects)
+    return (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects), max(r[3] for r in rects))
+
+
+def _intersect(a, b, margin: float = 0.0) -> bool:
+    return a[0] < b[2] + margin and b[0] < a[2] + margin and a[1] < b[3] + margin and b[1] < a[3] + margin
+
+
+def _band_columns(members: list[int], edges: list[tuple[int, int]]) -> list[list[int]]:
+    """Columns of one band: longest path from the band's sources, sources moved next to their first consumer."""
+    inside = set(members)
+    preds = {m: [a for a, b in edges if b == m and a in inside] for m in members}
+    succs = {m: [b for a, b in edges if a == m and b in inside] for m in members}
+    rank: dict[int, int] = {}
+
+    def longest(m: int, seen=()) -> int:
+        if m not in rank:
+            if m in seen:
+                raise ValueError("the workflow graph has a cycle")
+            rank[m] = max((longest(p, (*seen, m)) + 1 for p in preds[m]), default=0)
+        return rank[m]
+
+    for m in members:
+        longest(m)
+    for m in sorted(members, key=lambda k: -rank[k]):
+        if not preds[m] and succs[m]:
+            rank[m] = max(rank[m], min(rank[s] for s in succs[m]) - 1)
+    columns = [[] for _ in range(max(rank.values(), default=-1) + 1)]
+    for m in members:
+        columns[rank[m]].append(m)
+    return [c for c in columns if c]
+
+
+def _order_columns(bands: list[list[list[int]]], edges: list[tuple[int, int]]) -> None:
+    """Order the nodes of each column by the mean position of their neighbours (two sweeps), creation order first."""
+    position = {m: i for band in bands for column in band for i, m in enumerate(column)}
+    neighbours = {m: [a for a, b in edges if b == m] + [b for a, b in edges if a == m] for m in position}
+    for _ in range(2):
+        for band in bands:
+            for column in band:
+                column.sort(key=lambda m: (sum(position[n] for n in neighbours[m]) / len(neighbours[m])
+                                           if neighbours[m] else position[m], m))
+                for i, m in enumerate(column):
+                    position[m] = i
+
+
+def _stack(column: list[Box], top: float) -> float:
+    """Stack boxes downwards from top (the first title bar's top); returns the bottom of the last one."""
+    y = top
+    for box in column:
+        box.y = y + TITLE_HEIGHT
+        y = box.y + box.height + ROW_GAP
+    return y - ROW_GAP
+
+
+def _column_height(column: list[Box]) -> float:
+    return sum(b.height + TITLE_HEIGHT for b in column) + ROW_GAP * (len(column) - 1)
+
+
+def _wrap(sequence: list[Box], budget: float) -> list[list[Box]]:
+    """Fill columns top-down in reading order, starting a new column when the next node would pass the budget."""
+    columns: list[list[Box]] = []
+    for box in sequence:
+        if columns and _column_height(columns[-1] + [box]) <= budget:
+            columns[-1].append(box)
+        else:
+            columns.append([box])
+    return columns
+
+
+def _band_wraps(sequence: list[Box]) -> list[float]:
+    """The distinct ways to wrap one band into columns, as the smallest height budget giving each."""
+    lowest = max(b.height + TITLE_HEIGHT for b in sequence)
+    found: dict[int, float] = {}
+    budget = lowest
+    while True:
+        count = len(_wrap(sequence, budget))
+        found.setdefault(count, budget)
+        if count == 1:
+            return sorted(found.values())
+        budget += BUDGET_STEP
+
+
+def _place_band(sequence: list[Box], budget: float, min_width: float, left: float, top: float) -> tuple:
+    """Place one band (its nodes in reading order) wrapped into columns at the height budget, its group's
+    top-left corner at (left, top); the group is at least as wide as its title. Returns the group rectangle."""
+    x = left + GROUP_PAD
+    columns = _wrap(sequence, budget)
+    for column in columns:
+        for box in column:
+            box.x = x
+        _stack(column, top + GROUP_TITLE + GROUP_PAD)
+        x += max(b.width for b in column) + COLUMN_GAP
+    right = max(x + GROUP_PAD - COLUMN_GAP, left + min_width)
+    return (left, top, right, max(b.rect[3] for b in sequence) + GROUP_PAD)
+
+
+def _place_bands(bands: list[list[Box]], budgets: tuple[float, ...], min_widths: list[float],
+                 stack_height: float) -> list[tuple]:
+    """Place the groups in reading order: down a column of groups while they fit stack_height, then the next
+    column of groups to the right. Returns each group's rectangle."""
+    sizes = []
+    for sequence, budget, min_width in zip(bands, budgets, min_widths):
+        rect = _place_band(sequence, budget, min_width, 0.0, 0.0)
+        sizes.append((rect[2] - rect[0], rect[3] - rect[1]))
+    rects, x, y, column_width = [], 0.0, 0.0, 0.0
+    for sequence, budget, min_width, (width, height) in zip(bands, budgets, min_widths, sizes):
+        if y > 0 and y + height > stack_height:
+            x, y, column_width = x + column_width + BAND_GAP, 0.0, 0.0
+        rects.append(_place_band(sequence, budget, min_width, x, y))
+        y += height + BAND_GAP
+        column_width = max(column_width, width)
+    return rects
+
+
+def _stack_heights(bands, budgets, min_widths) -> list[float]:
+    """The column-of-groups heights worth trying: each group alone, and each run of consecutive groups."""
+    heights = [_place_band(b, budget, w, 0.0, 0.0)[3] for b, budget, w in zip(bands, budgets, min_widths)]
+    runs = {max(heights)}
+    for start in range(len(heights)):
+        for end in range(start + 2, len(heights) + 1):
+            runs.add(sum(heights[start:end]) + BAND_GAP * (end - start - 1))
+    return sorted(h for h in runs if h >= max(heights))
+
+
+def _keep_out(boxes: list[Box]) -> list[tuple]:
+    """Rectangles notes must not touch: below output previews that may grow."""
+    return [(b.x, b.y + b.height, b.x + b.width, b.y + b.height + b.width * OUTPUT_GROWTH) for b in boxes if b.grows_below]
+
+
+def _place_notes(notes: list[Box], occupied: list[tuple]) -> None:
+    """Each note where the fit-to-view zoom stays largest: right of everything, or below any group or note, at
+    the width (and so height) that suits that place best."""
+    for note in notes:
+        candidates = [(max(r[2] for r in occupied) + NOTE_GAP, 0.0)]
+        candidates += [(r[0], r[3] + NOTE_GAP) for r in occupied]
+        widths = NOTE_WIDTHS if note.text is not None else (note.width,)
+        best = None
+        for width in widths:
+            height = note_height(note.text, width) if note.text is not None else note.height
+            for x, top in candidates:
+                rect = (x, top, x + width, top + height + TITLE_HEIGHT)
+                if any(_intersect(rect, r, NOTE_GAP / 2) for r in occupied):
+                    continue
+                score = (round(fit_scale(_union([*occupied, rect])), 3), -top, -x, width)
+                if best is None or score > best[0]:
+                    best = (score, x, top, width, height)
+        _, note.x, top, note.width, note.height = best
+        note.y = top + TITLE_HEIGHT
+        occupied.append(note.rect)
+
+
+def layout(boxes: dict[int, Box], groups: list[list[int]], edges: list[tuple[int, int]],
+           notes: list[int], group_titles: list[str] | None = None) -> list[tuple[float, float, float, float]]:
+    """Set every box's x, y (and a note's size); returns the group rectangles (in the order of `groups`, title
+    bar included).
+
+    groups: the member keys of each group, in reading order (nodes in no group form a last band of their own);
+    edges: (origin, target) links; notes: keys of note boxes (placed after the graph); group_titles: each
+    group's title (a group is at least as wide as its title)."""
+    grouped = {k for g in groups for k in g}
+    loose = [k for k in boxes if k not in grouped and k not in notes]
+    member_lists = [list(g) for g in groups] + ([loose] if loose else [])
+    titles = list(group_titles or [""] * len(groups)) + ([""] if loose else [])
+    min_widths = [group_title_width(t) if t else 0.0 for t in titles]
+    key_bands = [_band_columns(members, edges) for members in member_lists]
+    _order_columns(key_bands, edges)
+    bands = [[boxes[k] for column in band for k in column] for band in key_bands]
+    note_boxes = [boxes[k] for k in notes]
+    everything = [b for band in bands for b in band]
+    best = None
+    for budgets in itertools.product(*(_band_wraps(band) for band in bands)):
+        for stack_height in _stack_heights(bands, budgets, min_widths):
+            rects = _place_bands(bands, budgets, min_widths, stack_height)
+            if any(boxes[a].x > boxes[b].x for a, b in edges if a in boxes and b in boxes):
+                continue  # a wire would run right to left (a lower group's node left of its input)
+            _place_notes(note_boxes, list(rects) + _keep_out(everything))
+            scale = fit_scale(_union([*rects, *(n.rect for n in note_boxes)]))
+            if best is None or scale > best[0] + 1e-6:
+                best = (scale, budgets, stack_height)
+    rects = _place_bands(bands, best[1], min_widths, best[2])
+    _place_notes(note_boxes, list(rects) + _keep_out(everything))
+    return rects[:len(groups)]
