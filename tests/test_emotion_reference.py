@@ -86,7 +86,7 @@ def test_schedule_terms_name_references_and_blend_them_like_labels():
 
 def test_ramps_switch_references_at_the_scheduled_frames():
     emotion = build_emotion("neutral", 1.0, schedule="2 4 ref2\n4 6 neutral", references=references(2))
-    from playmate_core.motion.emotion_schedule import reference_rows
+    from playmate_core.motion.emotion_ranges import reference_rows
 
     rows = ramp_weights(reference_rows(2, emotion.ranges, 200, FPS), FPS)
     radius = int(round(REFERENCE_RAMP_SECONDS * FPS)) // 2  # 5 frames either side of an edge

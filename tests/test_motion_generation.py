@@ -11,7 +11,7 @@ from playmate_core.motion.models.base import MotionModel, WindowConditions
 from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionModel
 from playmate_core.motion.normalization import AdaptiveNormalizer
 from playmate_core.motion.postprocess import smooth_pose
-from playmate_core.motion.schedulers import NoiseSchedule, ddim_step, ddim_timesteps, split_prediction
+from playmate_core.motion.schedulers import NoiseSchedule, ddim_step, split_prediction, uniform_timesteps
 
 D = 16
 
@@ -134,7 +134,7 @@ def test_emotion_guidance_is_one_batched_forward_of_three_conditions():
     conds = [(True, null), (False, null), (False, emotion.per_frame(frames)[None])]
     x = draws[0]
     schedule = model.schedule
-    timesteps = ddim_timesteps(schedule.num_steps, steps)
+    timesteps = uniform_timesteps(schedule.num_steps, steps)
     with torch.no_grad():
         for i, t in enumerate(timesteps):
             outs = []

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from playmate_core.motion.samplers import combine_guidance, count_steps, run_sampler, sample_ddim
+from playmate_core.motion.samplers import combine_guidance, sample_ddim, sample_ddpm, sampler_for
 from playmate_core.motion.schedulers import (
-    NoiseSchedule, add_noise, ddim_step, ddim_timesteps, ddpm_step, split_prediction, training_target,
+    NoiseSchedule, add_noise, ddim_step, ddpm_step, split_prediction, training_target, uniform_timesteps,
 )
 
 
@@ -45,13 +45,13 @@ def test_forward_process_and_prediction_round_trip():
         training_target("v", x0, eps)
 
 
-def test_ddim_timesteps_cover_the_schedule():
-    assert ddim_timesteps(1000, 25)[0] == 1000 and ddim_timesteps(1000, 25)[-1] == 1
-    assert len(ddim_timesteps(1000, 25)) == 25
-    assert ddim_timesteps(50, 50) == list(range(50, 0, -1))
-    assert ddim_timesteps(50, 200) == list(range(50, 0, -1))  # capped at T
+def test_uniform_timesteps_cover_the_schedule():
+    assert uniform_timesteps(1000, 25)[0] == 1000 and uniform_timesteps(1000, 25)[-1] == 1
+    assert len(uniform_timesteps(1000, 25)) == 25
+    assert uniform_timesteps(50, 50) == list(range(50, 0, -1))
+    assert uniform_timesteps(50, 200) == list(range(50, 0, -1))  # capped at T
     with pytest.raises(ValueError, match="at least 1"):
-        ddim_timesteps(50, 0)
+        uniform_timesteps(50, 0)
 
 
 def test_ancestral_ddim_over_every_step_is_the_ddpm_posterior():
@@ -82,11 +82,12 @@ def test_deterministic_ddim_recovers_a_perfectly_predicted_sample():
         return (x - math.sqrt(ab) * target) / math.sqrt(1 - ab)  # the true epsilon
 
     for steps in (1, 5, 25):
-        out = sample_ddim(oracle, torch.randn(2, 10, 70, dtype=torch.float64), s, "epsilon", steps)
+        out = sample_ddim(oracle, torch.randn(2, 10, 70, dtype=torch.float64), uniform_timesteps(1000, steps), s,
+                          "epsilon")
         torch.testing.assert_close(out, target, rtol=1e-6, atol=1e-6)
 
 
-def test_run_sampler_names_and_step_counts():
+def test_sampler_names_and_step_counts():
     s = NoiseSchedule.cosine(50)
     calls = []
 
@@ -95,13 +96,15 @@ def test_run_sampler_names_and_step_counts():
         return torch.zeros_like(x)
 
     noise = lambda i: torch.zeros(1, 3, 70)  # noqa: E731
-    run_sampler("ddpm", denoise, torch.zeros(1, 3, 70), s, "sample", 50, noise)
-    assert calls == list(range(50, 0, -1)) and count_steps("ddpm", s, 50) == 50
+    timesteps = uniform_timesteps(s.num_steps, 50)
+    sampler_for("ddpm", timesteps)(denoise, torch.zeros(1, 3, 70), timesteps, s, "sample", noise=noise)
+    assert calls == list(range(50, 0, -1)) and len(timesteps) == 50
     calls.clear()
-    run_sampler("ddpm", denoise, torch.zeros(1, 3, 70), s, "sample", 10, noise)
-    assert len(calls) == 10 == count_steps("ddpm", s, 10)
+    timesteps = uniform_timesteps(s.num_steps, 10)
+    sampler_for("ddpm", timesteps)(denoise, torch.zeros(1, 3, 70), timesteps, s, "sample", noise=noise)
+    assert len(calls) == 10 == len(timesteps)
     with pytest.raises(ValueError, match="unknown sampler"):
-        run_sampler("euler", denoise, torch.zeros(1, 3, 70), s, "sample", 10, noise)
+        sampler_for("euler", timesteps)
 
 
 def test_nested_guidance_formula():
@@ -114,3 +117,11 @@ def test_nested_guidance_formula():
     torch.testing.assert_close(combine_guidance(torch.stack([u, a, e]), 1.0, 1.0), e)
     with pytest.raises(ValueError, match="2 or 3"):
         combine_guidance(torch.stack([u]), 1.0)
+
+
+def test_the_ddpm_chain_refuses_skipped_steps():
+    s = NoiseSchedule.cosine(50)
+    x, noise = torch.zeros(1, 3, 70), lambda i: torch.zeros(1, 3, 70)  # noqa: E731
+    for timesteps in (uniform_timesteps(50, 10), [50, 49, 48], []):  # spaced; not down to 1; empty
+        with pytest.raises(ValueError, match="consecutive training steps down to 1"):
+            sample_ddpm(lambda x, t: x, x, timesteps, s, "sample", noise=noise)

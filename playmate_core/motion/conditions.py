@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .emotion_ranges import apply_ranges, check_ranges_within, reference_rows
+
 # The emotion tokens of the motion models, in index order. The last one is the "no emotion" (null)
 # token used for classifier-free guidance; "neutral" is a real emotion (MEAD's Neutral class).
 EMOTION_LABELS = ("neutral", "angry", "disgusted", "contempt", "fear", "happy", "sad", "surprised", "null")
@@ -40,7 +42,7 @@ class EmotionCondition:
               A row mixes token embeddings linearly, so a blend of two labels or a schedule of labels
               over time ranges is just a different weight matrix. The last column is the null token.
     guidance: emotion guidance scale w_e carried by the condition; None = the sampler's emotion_cfg.
-    ranges:   scheduled time ranges in seconds (:class:`~.emotion_schedule.EmotionRange`) that override the weights
+    ranges:   scheduled time ranges in seconds (:class:`~.emotion_ranges.EmotionRange`) that override the weights
               for the frames inside them; resolved per frame once the fps is known.
     references: [R, 63] expressions of reference photos (:mod:`~.expression_reference`), None = none. They
               need no trained controller: ref1 applies outside the ranges, ranges name refK; the guidance scale
@@ -85,7 +87,6 @@ class EmotionCondition:
         source_exp [B, 63] (see :func:`~.expression_reference.expression_offset`); None without references."""
         if self.references is None:
             return None
-        from .emotion_schedule import reference_rows
         from .expression_reference import expression_offset, ramp_weights
 
         rows = ramp_weights(reference_rows(self.references.shape[0], self.ranges, num_frames, fps), fps)
@@ -110,14 +111,10 @@ class EmotionCondition:
             return weights
         if fps is None:
             raise ValueError("an emotion schedule needs the frame rate to be resolved per frame")
-        from .emotion_schedule import apply_ranges
-
         return apply_ranges(weights, self.ranges, fps)
 
     def check_duration(self, duration_s: float) -> None:
         """Raise when a scheduled range starts at or after the end of audio lasting duration_s seconds."""
-        from .emotion_schedule import check_ranges_within
-
         check_ranges_within(self.ranges, duration_s)
 
 

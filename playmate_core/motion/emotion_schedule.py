@@ -20,11 +20,11 @@ frames outside every range keep the condition's base emotion.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import torch
 
 from .conditions import EMOTION_LABELS, NULL_EMOTION, EmotionCondition, emotion_one_hot
+from .emotion_ranges import EmotionRange
 
 USER_LABELS = tuple(label for i, label in enumerate(EMOTION_LABELS) if i != NULL_EMOTION)
 
@@ -34,24 +34,6 @@ _LINE = re.compile(
 )
 _BLEND = re.compile(rf"^(?P<first>[a-z]+\d*)\s*\+\s*(?P<second>[a-z]+\d*)\s*(?:@\s*(?P<amount>{_NUMBER}))?$")
 _REFERENCE = re.compile(r"^ref(?P<index>\d+)$")
-
-
-@dataclass(frozen=True)
-class EmotionRange:
-    """One scheduled range: [start_s, end_s) seconds -> weights [9] over the emotion tokens (None: the range
-    names no label), references ((0-based photo index, weight), ...) for reference photos.
-
-    line: 1-based line number in the schedule text; text: that line as written (for error messages)."""
-
-    start_s: float
-    end_s: float
-    weights: torch.Tensor | None
-    line: int
-    text: str
-    references: tuple[tuple[int, float], ...] = ()
-
-    def describe(self) -> str:
-        return f"line {self.line} ('{self.text}')"
 
 
 def label_weights(label: str) -> torch.Tensor:
@@ -127,38 +109,6 @@ def parse_schedule(text: str) -> tuple[EmotionRange, ...]:
     return tuple(ranges)
 
 
-def check_ranges_within(ranges: tuple[EmotionRange, ...], duration_s: float) -> None:
-    """A range that starts at or after the audio's end would never apply: say so."""
-    for r in ranges:
-        if r.start_s >= duration_s:
-            raise ValueError(f"emotion schedule {r.describe()} starts at {r.start_s:g} s but the audio lasts only "
-                             f"{duration_s:g} s: shorten the schedule or use longer audio")
-
-
-def apply_ranges(base: torch.Tensor, ranges: tuple[EmotionRange, ...], fps: float) -> torch.Tensor:
-    """base [N, 9] per-frame weights -> a copy where the frames at i / fps inside a range take its weights."""
-    out = base.clone()
-    times = torch.arange(base.shape[0], dtype=torch.float64) / float(fps)
-    for r in ranges:
-        if r.weights is not None:
-            out[_inside(times, r)] = r.weights.to(out.dtype)
-    return out
-
-
-def reference_rows(num_refs: int, ranges: tuple[EmotionRange, ...], num_frames: int, fps: float) -> torch.Tensor:
-    """[N, R] per-frame reference weights before ramping: ref1 outside the ranges, each range's references
-    (none for a label-only range) inside it."""
-    out = torch.zeros(num_frames, num_refs, dtype=torch.float64)
-    out[:, 0] = 1.0
-    times = torch.arange(num_frames, dtype=torch.float64) / float(fps)
-    for r in ranges:
-        row = torch.zeros(num_refs, dtype=torch.float64)
-        for index, weight in r.references:
-            row[index] += weight
-        out[_inside(times, r)] = row
-    return out
-
-
 def check_reference_indices(ranges: tuple[EmotionRange, ...], num_refs: int) -> None:
     """A range naming refK needs at least K reference photos: say which line and how many there are."""
     for r in ranges:
@@ -167,10 +117,6 @@ def check_reference_indices(ranges: tuple[EmotionRange, ...], num_refs: int) -> 
                 held = (f"the Emotion node's reference input holds {num_refs} image(s) (ref1 .. ref{num_refs})"
                         if num_refs else "no reference images are connected to the Emotion node's reference input")
                 raise ValueError(f"emotion schedule {r.describe()} names ref{index + 1} but {held}")
-
-
-def _inside(times: torch.Tensor, r: EmotionRange) -> torch.Tensor:
-    return (times >= r.start_s) & (times < r.end_s)
 
 
 def build_emotion(label: str, scale: float | None = None, blend_with: str = "none", blend_amount: float = 0.5,

@@ -22,7 +22,8 @@ from .expression_reference import lip_mask
 from .models.base import MotionModel, WindowConditions
 from .models.joyvasa import JoyVASAMotionModel
 from .postprocess import absolute_driving_pose, apply_driving_pose, smooth_pose
-from .samplers import SAMPLERS, combine_guidance, count_steps, run_sampler
+from .samplers import SAMPLERS, combine_guidance, sampler_for
+from .schedulers import uniform_timesteps
 from .sequence import MotionSequence
 
 MAX_SEED = 2**64 - 1
@@ -204,8 +205,9 @@ def sample_normalized_motion(
 
     W, P, O = model.window, model.num_prev, model.overlap
     starts = window_starts(n, W, O)
-    per_window = count_steps(sampler, model.schedule, steps)
-    total, done = len(starts) * per_window, 0
+    timesteps = uniform_timesteps(model.schedule.num_steps, steps)
+    sample = sampler_for(sampler, timesteps)
+    total, done = len(starts) * len(timesteps), 0
     coded = torch.zeros(b, n, 70, device=device)
     first_noise = None
     drop = torch.tensor([True] + [False] * (groups - 1), device=device).repeat_interleave(b)
@@ -242,9 +244,9 @@ def sample_normalized_motion(
                 if progress is not None:
                     progress(offset + i, total)
 
-            x0 = run_sampler(sampler, denoise, x_start, model.schedule, model.prediction, steps, lambda i, w=w: draw(w),
-                             step_done, model.clip_sample)
-            done += per_window
+            x0 = sample(denoise, x_start, timesteps, model.schedule, model.prediction, noise=lambda i, w=w: draw(w),
+                        callback=step_done, clip=model.clip_sample)
+            done += len(timesteps)
             blend = min(O, w) if k > 0 else 0
             if blend:
                 fade = torch.arange(1, blend + 1, device=device, dtype=torch.float32).div(blend + 1).view(1, -1, 1)

@@ -91,8 +91,9 @@ def split_prediction(prediction: str, output: torch.Tensor, x_t: torch.Tensor, a
     raise ValueError(f"unknown prediction type {prediction!r}; expected one of {PREDICTION_TYPES}")
 
 
-def ddim_timesteps(num_train_steps: int, steps: int) -> list[int]:
-    """Evenly spaced steps from T down to 1 (steps values); the update after the last one lands on 0."""
+def uniform_timesteps(num_train_steps: int, steps: int) -> list[int]:
+    """The training steps a sampler walks: `steps` evenly spaced values from T down to 1, rounded (every step
+    T..1 when steps >= T, JoyVASA's release chain); the update after the last one lands on 0."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     steps = min(steps, num_train_steps)
