@@ -27,7 +27,10 @@ def _common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.state.pt (same config)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
     parser.add_argument("--steps", type=int, help="override the config's step count for this stage")
-    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size (rows per process and "
+                        "forward pass)")
+    parser.add_argument("--accumulate", type=int, default=1, help="chunks of --batch-size rows per process and step "
+                        "(gradient accumulation); global batch = batch size x processes x accumulate (default 1)")
 
 
 def _stage1_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +45,20 @@ def _stage2_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(choice: str):
+    """The device of this process; under torchrun also joins the process group (cuda:LOCAL_RANK on GPUs)."""
     import torch
 
+    from .distributed import setup
+
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+        return setup(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return setup(torch.device(choice))
+
+
+def _is_main() -> bool:
+    from .distributed import current_rank
+
+    return current_rank().is_main
 
 
 def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None):
@@ -74,8 +86,10 @@ def _run_stage1(args: argparse.Namespace) -> int:
 
     config = _config(args, "stage1")
     _prepare_out(args.out)
-    record = run_stage1(config, MotionDataset(args.data), args.out, device=_device(args.device), resume=args.resume)
-    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f})")
+    record = run_stage1(config, MotionDataset(args.data), args.out, device=_device(args.device), resume=args.resume,
+                        accumulate=args.accumulate, log=_log)
+    if _is_main():
+        print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f})")
     return 0
 
 
@@ -92,8 +106,9 @@ def _run_stage2(args: argparse.Namespace) -> int:
     config = _config(args, "stage2", json.loads(stored) if stored else None)
     _prepare_out(args.out)
     record = run_stage2(config, args.stage1, MotionDataset(args.data), args.out, device=_device(args.device),
-                        resume=args.resume)
-    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); load it as "
+                        resume=args.resume, accumulate=args.accumulate, log=_log)
+    if _is_main():
+        print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); load it as "
           f"emotion_model together with {os.path.basename(args.stage1)} as model_name")
     return 0
 
@@ -114,5 +129,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
 
 
+def _log(line: str) -> None:
+    if _is_main():
+        print(line)
+
+
 def run(args: argparse.Namespace) -> int:
-    return TRAIN_COMMANDS[args.train_command].run(args)
+    from .distributed import teardown
+
+    try:
+        return TRAIN_COMMANDS[args.train_command].run(args)
+    finally:
+        teardown()
