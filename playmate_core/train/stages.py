@@ -169,19 +169,19 @@ def check_stage1_untouched(model: PlaymateMotionModel, frozen: dict[str, torch.T
 
 
 def run_stage1(config: TrainConfig, dataset, out_path: str, *, device="cpu", resume=False, log=print,
-               accumulate: int = 1) -> dict:
+               accumulate: int = 1, stop_at: int | None = None) -> dict:
     job = stage1_job(config, dataset, out_path)
     log(f"stage 1: {job.model.describe()}; {job.metadata['clips']} clips ({job.metadata['excluded_short_clips']} too "
         f"short); {config.stage1.steps} steps of batch {config.batch_size} on {device}")
-    return Trainer(job, device, log, accumulate).run(resume)
+    return Trainer(job, device, log, accumulate).run(resume, stop_at)
 
 
 def run_stage2(config: TrainConfig, stage1_path: str, dataset, out_path: str, *, device="cpu", resume=False,
-               log=print, accumulate: int = 1) -> dict:
+               log=print, accumulate: int = 1, stop_at: int | None = None) -> dict:
     job, frozen = stage2_job(config, stage1_path, dataset, out_path)
     log(f"stage 2 on {os.path.basename(stage1_path)}: {sum(p.numel() for p in job.trainable.values()) / 1e6:.2f} M "
         f"trainable parameters; {job.metadata['labelled_clips']} of {job.metadata['clips']} clips labelled "
         f"(unlabelled ones train the null token); {config.stage2.steps} steps of batch {config.batch_size}")
-    record = Trainer(job, device, log, accumulate).run(resume)
+    record = Trainer(job, device, log, accumulate).run(resume, stop_at)
     check_stage1_untouched(job.model, frozen)
     return record

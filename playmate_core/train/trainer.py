@@ -185,8 +185,9 @@ class Trainer:
             (terms["loss"] / self.accumulate).backward()
         return {**{k: float(v.detach()) for k, v in terms.items()}, **self.job.describe(batch)}
 
-    def run(self, resume: bool = False) -> dict:
-        """Train up to stage.steps; returns the last logged record."""
+    def run(self, resume: bool = False, stop_at: int | None = None) -> dict:
+        """Train up to stage.steps (or stop after step stop_at, checkpointed, to continue with resume); returns the
+        last logged record."""
         job, cfg = self.job, self.job.config
         job.model.to(self.device)
         self.ema = {k: v.to(self.device) for k, v in self.ema.items()}
@@ -200,8 +201,9 @@ class Trainer:
                     else contextlib.nullcontext())
         job.train_mode(job.model)
         wrapped = self._wrapped()
+        last = job.stage.steps if stop_at is None else min(int(stop_at), job.stage.steps)
         sums, count, started = {}, 0, time.perf_counter()
-        while self.step < job.stage.steps:
+        while self.step < last:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.step, job.stage, cfg.optimizer)
             self.optimizer.zero_grad(set_to_none=True)
@@ -214,7 +216,7 @@ class Trainer:
             self._update_ema()
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
             count += 1
-            if self.step % cfg.log_every == 0 or self.step == job.stage.steps:
+            if self.step % cfg.log_every == 0 or self.step == last:
                 means = average({k: v / count for k, v in sums.items()}, self.rank, self.device)
                 record = {"step": self.step, **means, "lr": self.optimizer.param_groups[0]["lr"],
                           "global_batch": self.global_batch, "seconds_per_step": (time.perf_counter() - started) / count}
@@ -225,7 +227,7 @@ class Trainer:
                 self.log(f"{job.name} step {self.step}/{job.stage.steps} loss {record['loss']:.4f} ({terms}) "
                          f"lr {record['lr']:.2e} {record['seconds_per_step']:.3f} s/step")
                 sums, count, started = {}, 0, time.perf_counter()
-            if self.rank.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == job.stage.steps):
+            if self.rank.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == last):
                 self.checkpoint(records)
             if self.rank.is_main and (self.step % cfg.sample_every == 0 or self.step == job.stage.steps):
                 self.sample_plot()
