@@ -74,7 +74,7 @@ def main() -> int:
     args = parser.parse_args()
     device, networks = torch.device(args.device), parse_networks(args.networks)
     print(f"torch {torch.__version__}, {device}, {torch.get_num_threads()} threads, networks {','.join(networks)}")
-    print("| size | batch | trained M params | s/step |\n|---|---|---|---|")
+    print("| size | batch | trained parameters (millions) | s/step |\n|---|---|---|---|")
     for size in args.sizes.split(","):
         config = RendererConfig.tiny() if size == "tiny" else RendererConfig.official()
         seconds, millions = seconds_per_step(config, networks, device, args.steps)
