@@ -163,6 +163,7 @@ class Trainer:
                      "continue the same run")
 
     def _wrapped(self) -> torch.nn.Module:
+        # find_unused_parameters: stage 1 leaves the (unused) emotion controller requiring gradients
         module = LossModule(self.job.model, self.job.loss)
         if self.rank.world == 1:
             return module
