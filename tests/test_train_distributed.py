@@ -83,3 +83,14 @@ def test_two_processes_equal_one_and_resume_in_one(tmp_path):
     single_log = [json.loads(line) for line in open(output_paths(str(single))["log"])]
     for a, b in zip(first_half, single_log):  # rank 0 logs the mean over both ranks = the global batch's mean
         assert abs(a["loss"] - b["loss"]) <= 1e-5 * abs(b["loss"]), (a, b)
+
+
+def test_motion_stage1_under_torchrun_equals_one_process(tmp_path):
+    from train_data import write_synthetic_set
+
+    talk = write_synthetic_set(tmp_path / "talk", identities=2, labels=(None,), clips_per_label=2, frames=45)
+    arguments = ["train", "stage1", "--config", "tiny", "--data", talk, "--steps", "2", "--batch-size", "2", "--device",
+                 "cpu"]
+    assert cli.main(arguments + ["--out", str(tmp_path / "single.safetensors"), "--accumulate", "2"]) == 0
+    _torchrun(arguments + ["--out", str(tmp_path / "pair.safetensors")])
+    _assert_same_run(_state(tmp_path / "pair.safetensors"), _state(tmp_path / "single.safetensors"))
