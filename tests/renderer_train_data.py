@@ -1,5 +1,5 @@
 """Synthetic data for the renderer fine-tuning tests: cartoon faces whose head pose (position) and expression
-(mouth opening) are set per frame, a narrow random VGG19 in torchvision's layout, and a tiny LivePortrait set."""
+(mouth opening) are set per frame, a narrow random VGG19 in torchvision's layout, and the pretrained micro LivePortrait set of the learning test."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from lp_weights import write_tiny_kijai_set
 from playmate_core.train.dataset import DatasetWriter
 from playmate_core.train.renderer_data import encode_frames
 from playmate_core.train.vgg import VGG19Features
@@ -64,10 +63,6 @@ def write_narrow_vgg(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_tiny_lp(folder: Path, seed: int = 0) -> Path:
-    return write_tiny_kijai_set(folder, seed)
-
-
 def micro_renderer_config():
     """Smaller than RendererConfig.tiny() (thin warping and generator) for the learning test."""
     from dataclasses import replace
@@ -114,7 +109,7 @@ if __name__ == "__main__":
     import tempfile
 
     if sys.argv[1:] != ["--write-fixture"]:
-        raise SystemExit("usage: python tests/renderer_train_data.py --write-fixture")
+        raise SystemExit("usage: PYTHONPATH=. python tests/renderer_train_data.py --write-fixture")
     with tempfile.TemporaryDirectory() as folder:
         write_pretrained_fixture(Path(folder))
     print(f"wrote {PRETRAINED} ({PRETRAINED.stat().st_size} bytes)")

@@ -14,9 +14,10 @@ import torch
 
 from playmate_core import cli
 from playmate_core.checkpoint.io import CheckpointError, read_safetensors
-from playmate_core.implicit.checkpoints import find_renderer_files
+from playmate_core.implicit.checkpoints import NETWORKS, RendererFiles, find_renderer_files
 from playmate_core.implicit.renderer import load_renderer
 from playmate_core.train.dataset import MotionDataset
+from playmate_core.train.prepare import motion_extractor_name
 from playmate_core.train.renderer_config import load_renderer_config, parse_networks
 from playmate_core.train.renderer_data import FramePairSampler
 from playmate_core.train.renderer_stage import file_sha256, load_base_set, pair_losses, run_renderer
@@ -70,6 +71,13 @@ def test_transfer_loss_falls_on_held_out_pairs_and_frozen_networks_stay(tmp_path
     assert find_renderer_files(str(out)).layout == "playmate"
     renderer = load_renderer(str(out))
     torch.testing.assert_close(renderer.motion_extractor.detector.fc_kp.weight, tuned["motion_extractor.detector.fc_kp.weight"])
+    # Load LivePortrait with the file in the motion_extractor slot only (the others: the base set)
+    slots = {name: str(PRETRAINED) for name in NETWORKS} | {"motion_extractor": str(out)}
+    mixed = load_renderer(RendererFiles(slots, "selected"))
+    torch.testing.assert_close(mixed.motion_extractor.detector.fc_kp.weight, tuned["motion_extractor.detector.fc_kp.weight"])
+    # `train prepare --renderer FILE` records the fine-tuned extractor as the data set's motion extractor
+    assert motion_extractor_name(find_renderer_files(str(out)).paths["motion_extractor"]) == \
+        f"finetuned.safetensors@{file_sha256(str(out))[:12]}"
     assert (tmp_path / "finetuned.samples" / f"step_{STEPS:07d}.png").stat().st_size > 0
     assert (tmp_path / "finetuned.loss.png").stat().st_size > 0
 
