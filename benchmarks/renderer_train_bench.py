@@ -4,7 +4,7 @@ of the kept 512 px frames.
 Random weights (real VGG19 widths, perceptual at 256 px); each row times optimiser steps after a warm-up one
 (the three renders, VGG19 on four images, backward, AdamW; no data loading). Disk: the shared 512x512 driving
 video's frames JPEG-encoded as `train prepare --renderer-frames` stores them.
-Run: python benchmarks/renderer_train_bench.py [--device cpu|cuda] [--steps N] [--networks M] [--sizes tiny,full]
+Run: PYTHONPATH=. python benchmarks/renderer_train_bench.py [--device cpu|cuda] [--steps N] [--networks M] [--sizes tiny,full]
 """
 
 from __future__ import annotations
