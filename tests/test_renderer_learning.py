@@ -23,6 +23,7 @@ from playmate_core.train.renderer_data import FramePairSampler
 from playmate_core.train.renderer_stage import file_sha256, load_base_set, pair_losses, run_renderer
 from playmate_core.train.vgg import VGG19Features, conv_indices, load_vgg19
 from renderer_train_data import CROP, PRETRAINED, write_narrow_vgg, write_renderer_set
+from train_data import write_synthetic_set
 
 STEPS = 60
 
@@ -113,6 +114,12 @@ def test_renderer_command_options_and_errors(tmp_path, capsys):
     assert cli.main(["train", "renderer", "--data", data, "--renderer", str(PRETRAINED), "--vgg",
                      str(tmp_path / "none.pth"), "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "none.pth" in capsys.readouterr().err
+    write_narrow_vgg(tmp_path / "vgg.pth")
+    motion_only = write_synthetic_set(tmp_path / "motion_only", identities=1, labels=(None,), clips_per_label=1, frames=40)
+    assert cli.main(["train", "renderer", "--data", motion_only, "--renderer", str(PRETRAINED), "--vgg",
+                     str(tmp_path / "vgg.pth"), "--out", str(tmp_path / "o.safetensors")]) == 2
+    assert "no clip has renderer frames; prepare the data set with `train prepare ... --renderer-frames 32`" in \
+        capsys.readouterr().err
 
 
 def test_loss_runs_under_bf16_autocast_as_on_cuda():
