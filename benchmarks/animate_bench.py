@@ -3,7 +3,7 @@
 Builds a models folder in the public layout with random weights of the chosen size (speed does not
 depend on the values): "tiny" (the test networks) or "full" (LivePortrait's official sizes,
 JoyVASA's released DiT with its embedded HuBERT of chinese-hubert-base's size), then runs TalkingHeadPipeline.animate on the
-shared portrait and the first `--seconds` of the shared speech clip, in a fresh process per row.
+test-fixture portrait and the first `--seconds` of the test speech clip, in a fresh process per row.
 Uses tests/fixtures (media, and the JoyVASA template) and tests/joyvasa_standin.py. Prints a table.
 
     python benchmarks/animate_bench.py --config tiny --seconds 1 4

@@ -1,6 +1,6 @@
 """Encode speed and memory of the full-size base encoder (wav2vec2-base architecture, random weights).
 
-Each case runs in a fresh subprocess so its peak RSS is its own. Audio is the shared English speech
+Each case runs in a fresh subprocess so its peak RSS is its own. Audio is the test fixtures' English speech
 clip of tests/fixtures (3.6 s, repeated to the length).
 
     python benchmarks/audio_bench.py                 # 10 s, 60 s, 5 min; fp32 and bf16

@@ -1,6 +1,6 @@
 """Data-preparation throughput: frames per second of video prepared, and disk use per hour of video.
 
-The video is the shared 512x512 25 fps driving clip muxed with the shared speech (or a copy of it
+The video is the test fixtures' 512x512 25 fps driving clip muxed with their speech (or a copy of it
 repeated); networks have random weights: "tiny" (RendererConfig.tiny + a 2-layer wav2vec2) and
 "full" (RendererConfig.official + the wav2vec2-base architecture, i.e. the real cost).
 

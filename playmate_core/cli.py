@@ -101,7 +101,7 @@ COMMANDS: dict[str, Command] = {
                        _animate_args, _animate),
     "download": Command("fetch the public model files (LivePortrait, HuBERT, wav2vec2, JoyVASA) into a models folder",
                         _download_args, _download),
-    "train": Command("train the motion model (stage1) or its emotion controller (stage2)", _train_args, _train,
+    "train": Command("train the motion model (stage1), its emotion controller (stage2), or fine-tune the renderer", _train_args, _train,
                      inference=False),
 }
 

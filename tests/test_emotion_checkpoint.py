@@ -107,7 +107,7 @@ def test_loader_node_emotion_model_input(pack, models_dir):
     node_cls = pack.NODE_CLASS_MAPPINGS["PlaymateLoadMotionModel"]
     required = node_cls.INPUT_TYPES()["required"]
     assert list(required)[-1] == "emotion_model"
-    assert required["emotion_model"][0] == ["none", "playmate_emotion.safetensors", "playmate_motion.safetensors"]
+    assert required["emotion_model"][0] == ["none", "playmate_emotion.safetensors"]  # stage-2 files only (headers)
     assert required["emotion_model"][1]["default"] == "none"
     node = node_cls()
     plain, _ = node.load("playmate_motion.safetensors", "cpu", "fp32", "released", "none")

@@ -1,6 +1,6 @@
 """JoyVASA's own audio path through the nodes: Load Motion Model's audio_encoder output (the HuBERT embedded in the
 released file, run in the release's independent 4 s windows) into Encode Audio, against the official per-window
-features (../shared/fixtures/joyvasa golden_small, computed by the official code on the same weights); stock HuBERT
+features (tests/fixtures/joyvasa golden_small, computed by the official code on the same weights); stock HuBERT
 features are refused with a message naming the user's choices; convert-joyvasa keeps the encoder in its file."""
 
 import shutil

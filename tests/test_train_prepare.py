@@ -196,3 +196,39 @@ def test_frames_are_picked_by_timestamp():
     assert thirty == [0, 1, 2, 3, 4, 6, 7]  # 30 fps -> 25 fps drops one picture in six
     with pytest.raises(SkipVideo, match="truncated video: pictures end at 0.19 s but the file says 0.80 s"):
         list(frames_at_rate(chunks_of(times), 25.0, 20))
+
+
+def test_renderer_frames_are_the_fixed_512_crops_of_evenly_spaced_frames(networks, tmp_path):
+    from playmate_core.face.crop import sample_crops
+    from playmate_core.train.dataset import DatasetError
+    from playmate_core.train.renderer_data import FramePairSampler, decode_frame, kept_frame_indices
+
+    faces = decoded_frames(fixture_path(*DRIVING), 256)
+    write_video(tmp_path / "videos" / "anna" / "talk.mp4", faces, audio=load_audio_file(os.fspath(fixture_path(*SPEECH))))
+    prepare_dataset(str(tmp_path / "videos"), str(tmp_path / "set"), networks["renderer"], networks["encoder"],
+                    detector=networks["detector"], motion_extractor="tiny@0", renderer_frames=4)
+    ds = MotionDataset(str(tmp_path / "set"))
+    assert ds.clips[0]["renderer_frames"] == 4
+    handle = ds._shard(ds.clips[0]["shard"])
+    index = handle.get_tensor("c000000.frames_index").tolist()
+    assert index == kept_frame_indices(75, 4) == [0, 25, 49, 74]
+    # the same fixed crop as the motion: recompute it from the decoded video
+    with av.open(os.fspath(tmp_path / "videos" / "anna" / "talk.mp4")) as container:
+        images = torch.from_numpy(np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)]))
+    images = images.permute(0, 3, 1, 2).float() / 255
+    found = networks["detector"].detect(images[::10].permute(0, 2, 3, 1))
+    median = torch.stack([f.landmarks[0, :, :2] for f in found]).float().median(0).values
+    matrix = crop_matrix(median[None], networks["detector"].layout, CropConfig())
+    expected = sample_crops(images[index], matrix.expand(4, 3, 3), 512).clamp(0, 1)
+    jpeg, offsets = handle.get_tensor("c000000.frames_jpeg"), handle.get_tensor("c000000.frames_offset")
+    stored = torch.stack([decode_frame(jpeg, offsets, k) for k in range(4)])
+    assert stored.shape == (4, 3, 512, 512)
+    assert float((stored - expected).abs().mean()) < 0.01  # JPEG quality 95
+    pairs = FramePairSampler(ds).sample(2, torch.Generator().manual_seed(0))
+    assert pairs.crop_i.shape == (2, 3, 256, 256) and pairs.target_j.shape == (2, 3, 512, 512)
+    # the networks' input derived from the stored crop is the motion's input (up to JPEG)
+    motion = networks["renderer"].extract_motion(network_crops(images[index], matrix.expand(4, 3, 3), CropConfig()))[1]
+    torch.testing.assert_close(ds.load(0).motion[index], motion, atol=1e-4, rtol=1e-4)
+    with pytest.raises(DatasetError, match="renderer_frames: folder 4, now 8"):
+        prepare_dataset(str(tmp_path / "videos"), str(tmp_path / "set"), networks["renderer"], networks["encoder"],
+                        detector=networks["detector"], motion_extractor="tiny@0", renderer_frames=8)

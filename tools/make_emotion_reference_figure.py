@@ -3,7 +3,7 @@ and print the reference's offset per keypoint group (the README's measured examp
 
     python tools/make_emotion_reference_figure.py [--models ComfyUI/models]
 
-The portrait is the shared astronaut photo, the reference Grace Hopper's photo, the speech the shared 3 s clip,
+The portrait is the test fixtures' astronaut photo, the reference Grace Hopper's photo, the speech the 3 s test clip,
 the schedule '0 1 neutral / 1 2.5 ref1 / 2.5 4 ref1+neutral@0.5' (strength 1, lips kept on the audio). With
 --models (a folder with trained LivePortrait weights, chinese-hubert-base and JoyVASA's files) the numbers are
 real; without it the tests' stand-in weights are written to a temporary folder, which shows the mechanism (where
@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+FIXTURES = ROOT / "tests" / "fixtures"
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from playmate_core.motion.expression_reference import group_magnitudes  # noqa: E402
@@ -87,9 +87,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         models = args.models or stand_in_models(Path(tmp))
         pipe = TalkingHeadPipeline.from_files(str(models), device="cpu", precision="fp32")
-        portraits = SHARED / "media" / "portraits"
+        portraits = FIXTURES / "media" / "portraits"
         source = pipe.extract_source(pipe.load_portrait(str(portraits / "astronaut_512x512.png")))
-        features = pipe.encode_audio(str(SHARED / "media" / "audio" / "en_3s_22k_mono.wav"))
+        features = pipe.encode_audio(str(FIXTURES / "media" / "audio" / "en_3s_22k_mono.wav"))
         references = pipe.reference_expressions([str(portraits / "grace_hopper_512x600.png")])
         emotion = build_emotion("neutral", 1.0, schedule=SCHEDULE, references=references)
         plain = pipe.generate(source, features, seed=0, steps=10)

@@ -1,4 +1,4 @@
-"""``python -m playmate_core train <stage1|stage2> ...``: the training command line.
+"""``python -m playmate_core train <prepare|stage1|stage2|renderer> ...``: the training command line.
 
 TRAIN_COMMANDS maps each sub-command to (help, add_arguments, run); the data-preparation command registers
 itself here too (``prepare``, from train/prepare.py).
@@ -27,7 +27,12 @@ def _common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.state.pt (same config)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda, cuda:1 ...")
     parser.add_argument("--steps", type=int, help="override the config's step count for this stage")
-    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size (rows per process and "
+                        "forward pass)")
+    parser.add_argument("--accumulate", type=int, default=1, help="chunks of --batch-size rows per process and step "
+                        "(gradient accumulation); global batch = batch size x processes x accumulate (default 1)")
+    parser.add_argument("--stop-at", type=int, metavar="STEP", help="stop after this step (checkpointed there), e.g. "
+                        "to fit a time-limited job; continue later with --resume")
 
 
 def _stage1_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,11 +47,20 @@ def _stage2_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(choice: str):
+    """The device of this process; under torchrun also joins the process group (cuda:LOCAL_RANK on GPUs)."""
     import torch
 
+    from .distributed import setup
+
     if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
+        return setup(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return setup(torch.device(choice))
+
+
+def _is_main() -> bool:
+    from .distributed import current_rank
+
+    return current_rank().is_main
 
 
 def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None):
@@ -74,8 +88,10 @@ def _run_stage1(args: argparse.Namespace) -> int:
 
     config = _config(args, "stage1")
     _prepare_out(args.out)
-    record = run_stage1(config, MotionDataset(args.data), args.out, device=_device(args.device), resume=args.resume)
-    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f})")
+    record = run_stage1(config, MotionDataset(args.data), args.out, device=_device(args.device), resume=args.resume,
+                        accumulate=args.accumulate, log=_log, stop_at=args.stop_at)
+    if _is_main():
+        print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f})")
     return 0
 
 
@@ -92,9 +108,55 @@ def _run_stage2(args: argparse.Namespace) -> int:
     config = _config(args, "stage2", json.loads(stored) if stored else None)
     _prepare_out(args.out)
     record = run_stage2(config, args.stage1, MotionDataset(args.data), args.out, device=_device(args.device),
-                        resume=args.resume)
-    print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); load it as "
+                        resume=args.resume, accumulate=args.accumulate, log=_log, stop_at=args.stop_at)
+    if _is_main():
+        print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); load it as "
           f"emotion_model together with {os.path.basename(args.stage1)} as model_name")
+    return 0
+
+
+RENDERER_OUT = "liveportrait_finetuned.safetensors"
+
+
+def _renderer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--renderer", required=True, help="the LivePortrait set to fine-tune: a folder or any file of "
+                        "it (official .pth, Kijai's .safetensors, or a Playmate renderer file)")
+    parser.add_argument("--vgg", required=True, help="torchvision's VGG19 weights for the perceptual and transfer "
+                        "losses (vgg19-dcbb9e9d.pth from https://download.pytorch.org/models/vgg19-dcbb9e9d.pth)")
+    parser.add_argument("--config", default="renderer", help="renderer (the bundled preset) or a JSON file with the "
+                        "same keys (see playmate_core/train/configs/renderer.json)")
+    parser.add_argument("--networks", help="override the config's trained networks: letters among F (appearance), "
+                        "M (motion extractor), W (warping), G (generator), e.g. M or M,W,G (preset: M)")
+    parser.add_argument("--lr", type=float, help="override the config's learning rate")
+    _common_arguments(parser, RENDERER_OUT)
+    parser.epilog = ("The data set must be prepared with --renderer-frames. Under torchrun every process trains its "
+                     "share of the global batch: torchrun --nproc-per-node 8 -m playmate_core train renderer ...")
+
+
+def _run_renderer(args: argparse.Namespace) -> int:
+    from .dataset import MotionDataset
+    from .renderer_config import load_renderer_config, parse_networks
+    from .renderer_stage import load_base_set, run_renderer
+    from .vgg import load_vgg19
+
+    config = load_renderer_config(args.config)
+    if args.networks is not None:
+        config.networks = parse_networks(args.networks)
+    if args.steps is not None:
+        config.renderer.steps = args.steps
+    if args.batch_size is not None:
+        config.batch_size = args.batch_size
+    if args.lr is not None:
+        config.renderer.lr = args.lr
+    config.validate("--config")
+    _prepare_out(args.out)
+    dataset, base, vgg = MotionDataset(args.data), load_base_set(args.renderer), load_vgg19(args.vgg)
+    record = run_renderer(config, base, vgg, dataset, args.out, device=_device(args.device), resume=args.resume,
+                          accumulate=args.accumulate, log=_log, stop_at=args.stop_at)
+    if _is_main():
+        print(f"wrote {args.out} (step {record.get('step')}, loss {record.get('loss', float('nan')):.4f}); put it in "
+              "models/liveportrait and choose it in Load LivePortrait (any slot it should serve), or pass it to "
+              "`animate --liveportrait` and `train prepare --renderer`")
     return 0
 
 
@@ -105,6 +167,8 @@ TRAIN_COMMANDS: dict[str, TrainCommand] = {
                            _stage1_arguments, _run_stage1),
     "stage2": TrainCommand("train the emotion controller (stage 2) on a frozen stage-1 model", _stage2_arguments,
                            _run_stage2),
+    "renderer": TrainCommand("fine-tune LivePortrait networks with the pose/expression transfer loss (Playmate Sec. 3.1)",
+                             _renderer_arguments, _run_renderer),
 }
 
 
@@ -114,5 +178,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command.add_arguments(sub.add_parser(name, help=command.help, description=command.help))
 
 
+def _log(line: str) -> None:
+    if _is_main():
+        print(line)
+
+
 def run(args: argparse.Namespace) -> int:
-    return TRAIN_COMMANDS[args.train_command].run(args)
+    from .distributed import teardown
+
+    try:
+        return TRAIN_COMMANDS[args.train_command].run(args)
+    finally:
+        teardown()

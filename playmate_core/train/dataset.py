@@ -4,6 +4,7 @@ On disk::
 
     <root>/manifest.json                 what is there (clips, skipped sources, statistics)
     <root>/shards/00000.safetensors ...  per clip key k: k.motion [N, 70], k.audio [N, D], k.kp_canonical [N, 21, 3]
+                                         (+ k.frames_* when kept for renderer fine-tuning: train/renderer_data.py)
 
 Shards and the manifest are written atomically (temporary file, then rename) and a clip enters the
 manifest only once its shard is on disk, so an interrupted preparation resumes where it stopped:
@@ -135,7 +136,7 @@ class DatasetWriter:
     """Writes a data set; re-opening an existing root resumes it (finished shards are kept)."""
 
     def __init__(self, root: str, *, fps: float, audio_encoder: str, audio_dim: int, motion_extractor: str = "",
-                 shard_frames: int = 20000):
+                 shard_frames: int = 20000, renderer_frames: int = 0):
         if shard_frames < 1:
             raise ValueError(f"shard_frames must be >= 1, got {shard_frames}")
         self.root = str(root)
@@ -143,6 +144,8 @@ class DatasetWriter:
         os.makedirs(os.path.join(self.root, SHARDS), exist_ok=True)
         header = {"fps": float(fps), "audio_encoder": str(audio_encoder), "audio_dim": int(audio_dim),
                   "motion_extractor": str(motion_extractor)}
+        if renderer_frames:  # only then in the header, so data sets prepared without it resume unchanged
+            header["renderer_frames"] = int(renderer_frames)
         if os.path.isfile(os.path.join(self.root, MANIFEST)):
             manifest = read_manifest(self.root)
             differing = [f"{k}: folder {manifest.get(k)!r}, now {v!r}" for k, v in header.items() if manifest.get(k) != v]
@@ -175,8 +178,9 @@ class DatasetWriter:
         return str(source) in self._sources
 
     def add_clip(self, source: str, identity: str, emotion: str | None, motion: torch.Tensor, audio: torch.Tensor,
-                 kp_canonical: torch.Tensor) -> str:
-        """Queue one clip (motion [N, 70], audio [N, D], kp_canonical [N, 21, 3]); returns its key."""
+                 kp_canonical: torch.Tensor, frames: dict[str, torch.Tensor] | None = None) -> str:
+        """Queue one clip (motion [N, 70], audio [N, D], kp_canonical [N, 21, 3]; frames: renderer_data.encode_frames
+        output or None); returns its key."""
         source = str(source)
         if self.has_source(source):
             raise ValueError(f"add_clip: source {source!r} is already in the data set")
@@ -186,7 +190,13 @@ class DatasetWriter:
         entry = {"key": key, "shard": None, "source": source, "identity": str(identity),
                  "emotion": None if emotion is None else str(emotion), "num_frames": n}
         tensors = {f"{key}.motion": motion, f"{key}.audio": audio, f"{key}.kp_canonical": kp_canonical}
-        self._pending.append((entry, {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}))
+        tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+        if frames:
+            if int(frames["frames_index"].max()) >= n:
+                raise ValueError(f"add_clip({source!r}): renderer frame numbers go past the clip's {n} frames")
+            entry["renderer_frames"] = int(frames["frames_index"].shape[0])
+            tensors.update({f"{key}.{name}": v.detach().cpu().contiguous() for name, v in frames.items()})
+        self._pending.append((entry, tensors))
         self._pending_frames += n
         self._sources.add(source)
         if self._pending_frames >= self.shard_frames:

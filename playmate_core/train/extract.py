@@ -16,17 +16,19 @@ from typing import Callable, Iterable, Iterator
 
 import av
 import torch
+import torch.nn.functional as F
 
 from ..audio.encode import encode_audio
 from ..audio.encoders import AudioEncoder
 from ..audio.features import frame_count
 from ..audio.io import load_audio_file
 from ..audio.waveform import fit_audio_to_frames
-from ..face.crop import CropConfig, crop_matrix, network_crops
+from ..face.crop import CropConfig, crop_matrix, sample_crops
 from ..face.detector import FaceDetector
 from ..face.geometry import apply
 from ..pose.frames import FrameChunk, video_chunks
 from .probe import SkipVideo, VideoProbe
+from .renderer_data import encode_frames, kept_frame_indices
 
 END_TOLERANCE_S = 0.25  # the last picture may be held this long past the last decoded frame
 
@@ -43,17 +45,20 @@ class ExtractSettings:
     max_missing: float = 0.2
     batch: int = 16
     max_side: int = 720
+    renderer_frames: int = 0  # frames per clip whose 512 px crop is kept for renderer fine-tuning (0: none)
 
 
 @dataclass(frozen=True)
 class ClipData:
-    """motion [N, 70], kp_canonical [N, 21, 3], audio [N, D]; faces_checked / faces_found in pass 1."""
+    """motion [N, 70], kp_canonical [N, 21, 3], audio [N, D]; faces_checked / faces_found in pass 1;
+    frames: the kept renderer frames (renderer_data.encode_frames) or None."""
 
     motion: torch.Tensor
     kp_canonical: torch.Tensor
     audio: torch.Tensor
     faces_checked: int
     faces_found: int
+    frames: dict | None = None
 
 
 def frames_at_rate(chunks: Iterable[FrameChunk], fps: float, num_frames: int, start: float = 0.0,
@@ -126,19 +131,27 @@ def locate_face(path: str, probe: VideoProbe, detector: FaceDetector, settings: 
 
 
 def extract_motion(path: str, probe: VideoProbe, matrix: torch.Tensor, renderer, settings: ExtractSettings,
-                   num_frames: int, progress: Callable[[int], None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pass 2: (kp_canonical [N, 21, 3], motion [N, 70]) of the fixed crop of every frame, batched."""
-    kps, motions, done = [], [], 0
+                   num_frames: int, progress: Callable[[int], None] | None = None,
+                   keep: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Pass 2: (kp_canonical [N, 21, 3], motion [N, 70]) of the fixed crop of every frame, batched, and the
+    crop.size (512 px) crops of the frames numbered in `keep` as uint8 [len(keep), 512, 512, 3] (None without)."""
+    kps, motions, kept, done = [], [], [], 0
+    wanted = set(keep or ())
     for frames in _frames(path, probe, settings, num_frames):
         images = frames.to(renderer.device).permute(0, 3, 1, 2).float().div_(255)
-        crops = network_crops(images, matrix.expand(frames.shape[0], 3, 3), settings.crop)
+        full = sample_crops(images, matrix.expand(frames.shape[0], 3, 3).to(images.device), settings.crop.size)
+        size = settings.crop.network_size  # the same crops as face.crop.network_crops
+        crops = (full if size == settings.crop.size else F.interpolate(full, size=(size, size), mode="area")).clamp(0, 1)
         kp, motion = renderer.extract_motion(crops)
         kps.append(kp.cpu())
         motions.append(motion.cpu())
+        picked = [i for i in range(frames.shape[0]) if done + i in wanted]
+        if picked:
+            kept.append(full[picked].clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu())
         done += frames.shape[0]
         if progress is not None:
             progress(done)
-    return torch.cat(kps), torch.cat(motions)
+    return torch.cat(kps), torch.cat(motions), torch.cat(kept) if kept else None
 
 
 def clip_audio(path: str, probe: VideoProbe, encoder: AudioEncoder, fps: float, num_frames: int) -> torch.Tensor:
@@ -162,6 +175,8 @@ def extract_clip(path: str, probe: VideoProbe, renderer, encoder: AudioEncoder, 
     """Both passes and the audio of one probed video."""
     num_frames = frame_count(probe.duration, settings.fps)
     matrix, checked, found = locate_face(path, probe, detector, settings, num_frames)
-    kp, motion = extract_motion(path, probe, matrix, renderer, settings, num_frames, progress)
+    keep = kept_frame_indices(num_frames, settings.renderer_frames) if settings.renderer_frames else None
+    kp, motion, targets = extract_motion(path, probe, matrix, renderer, settings, num_frames, progress, keep)
     audio = clip_audio(path, probe, encoder, settings.fps, num_frames)
-    return ClipData(motion, kp, audio, checked, found)
+    frames = encode_frames(targets, keep) if keep else None
+    return ClipData(motion, kp, audio, checked, found, frames)

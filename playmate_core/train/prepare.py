@@ -72,12 +72,13 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
                     emotion_labels: str | None = None, identity: str = "folder", detector=None,
                     crop_scale: float = 2.3, min_seconds: float = 2.0, max_missing: float = 0.2,
                     limit: int | None = None, retry_skipped: bool = False, motion_extractor: str = "",
-                    audio_layer: int = -1,
+                    audio_layer: int = -1, renderer_frames: int = 0,
                     flush_seconds: float = 600.0, progress: Callable[[int, int], None] | None = None,
                     log: Callable[[str], None] | None = None) -> dict:
     """Prepare (or resume) a data set; returns the report (also written to out_dir/report.json and .txt).
 
     emotion_labels: None, "folders" or a CSV path; identity: "folder" | "file" | "csv";
+    renderer_frames: frames per clip whose 512 px face crop is kept for `train renderer` (0: none);
     limit: at most this many new videos this run; retry_skipped: try the videos an earlier run skipped again;
     progress(frames_done, frames_total); log(line).
     """
@@ -88,9 +89,12 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
         detector = MediaPipeFaceDetector("auto", renderer.device)
     sources = find_videos(videos_dir)
     labels = resolve_labels(sources, emotion_labels, identity)
-    settings = ExtractSettings(fps=float(fps), crop=CropConfig(scale=crop_scale), max_missing=max_missing)
+    if renderer_frames < 0 or renderer_frames == 1:
+        raise ValueError(f"--renderer-frames must be 0 (none) or at least 2 (pairs are drawn), got {renderer_frames}")
+    settings = ExtractSettings(fps=float(fps), crop=CropConfig(scale=crop_scale), max_missing=max_missing,
+                               renderer_frames=int(renderer_frames))
     writer = DatasetWriter(out_dir, fps=float(fps), audio_encoder=_encoder_label(encoder, audio_layer),
-                           audio_dim=encoder.dim, motion_extractor=motion_extractor)
+                           audio_dim=encoder.dim, motion_extractor=motion_extractor, renderer_frames=renderer_frames)
     if retry_skipped:
         for source in writer.forget_skipped():
             log(f"retrying {source}")
@@ -120,7 +124,7 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
                 if progress is not None:
                     progress(done + frame_count(probe.duration, fps), total)
             else:
-                writer.add_clip(source, identity_name, emotion, clip.motion, clip.audio, clip.kp_canonical)
+                writer.add_clip(source, identity_name, emotion, clip.motion, clip.audio, clip.kp_canonical, clip.frames)
                 notes[source] = probe.notes(fps)
                 for note in notes[source]:
                     log(f"{source}: {note}")
@@ -214,7 +218,8 @@ class StderrProgress:
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos_dir", help="folder of talking-head videos (searched recursively)")
     parser.add_argument("out_dir", help="data-set folder to create or resume")
-    parser.add_argument("--renderer", required=True, help="LivePortrait set: a folder or one of its files (any layout)")
+    parser.add_argument("--renderer", required=True, help="LivePortrait set: a folder or one of its files (any layout), "
+                        "or a fine-tuned set from `train renderer` (its motion extractor then gives the motion)")
     parser.add_argument("--audio-encoder", required=True, help="wav2vec2/HuBERT: an HF folder or a single weights file")
     parser.add_argument("--audio-layer", type=int, default=-1, help="hidden state to keep (-1: the last)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the data set (frames picked by timestamp)")
@@ -227,6 +232,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop-scale", type=float, default=2.3, help="face crop scale (LivePortrait's portrait crop: 2.3)")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="skip videos shorter than this")
     parser.add_argument("--max-missing", type=float, default=0.2, help="skip when more of the checked frames have no face")
+    parser.add_argument("--renderer-frames", type=int, default=0, help="also keep this many evenly spaced 512 px "
+                        "face crops per clip (JPEG) for `train renderer` (0: none; 32 is a good start)")
     parser.add_argument("--face-detector", choices=("auto", "short_range", "full_range"), default="auto",
                         help="BlazeFace model (full_range finds smaller faces)")
 
@@ -254,7 +261,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         identity=args.identity, detector=MediaPipeFaceDetector(args.face_detector, device),
         crop_scale=args.crop_scale, min_seconds=args.min_seconds, max_missing=args.max_missing, limit=args.limit,
         retry_skipped=args.retry_skipped, motion_extractor=motion_extractor_name(files.paths["motion_extractor"]),
-        audio_layer=args.audio_layer,
+        audio_layer=args.audio_layer, renderer_frames=args.renderer_frames,
         progress=StderrProgress(), log=lambda line: print(f"\n[prepare] {line}", file=sys.stderr),
     )
     print(report_text(report))

@@ -8,7 +8,8 @@ import os
 
 from PIL import Image, ImageDraw, ImageFont
 
-CURVES = (("loss", (200, 50, 50)), ("epsilon", (50, 110, 210)), ("velocity", (40, 160, 80)), ("smoothness", (190, 130, 30)))
+CURVES = (("loss", (200, 50, 50)), ("epsilon", (50, 110, 210)), ("velocity", (40, 160, 80)), ("smoothness", (190, 130, 30)),
+          ("l1", (50, 110, 210)), ("perceptual", (40, 160, 80)), ("transfer", (150, 60, 190)))
 
 
 def read_log(path: str, up_to_step: int | None = None) -> list[dict]:

@@ -91,6 +91,10 @@ def _loss_fn(model_config: PlaymateConfig, weights, emotion_drop_prob: float):
         audio_drop_prob=model_config.audio_drop_prob, emotion_drop_prob=emotion_drop_prob)
 
 
+def _window_length(batch) -> dict:
+    return {"window": int(batch.motion.shape[1])}
+
+
 def stage1_job(config: TrainConfig, dataset, out_path: str) -> TrainingJob:
     model = build_stage1_model(config, dataset)
     trainable = {k: p for k, p in model.named_parameters() if not is_emotion_key(k)}  # the controller is stage 2's
@@ -101,6 +105,7 @@ def stage1_job(config: TrainConfig, dataset, out_path: str) -> TrainingJob:
         batches=partial(sampler.sample, config.batch_size), loss=_loss_fn(model.config, config.loss, 0.0),
         save=lambda m, path, meta: save_motion_model(m, path, **meta),
         sample=lambda m: sample_figure(m, dataset, 0, None), train_mode=lambda m: m.train(),
+        describe=_window_length,
         metadata={"stage": "1", "data_set": os.path.abspath(dataset.root), "clips": str(len(sampler.indices)),
                   "excluded_short_clips": str(sampler.excluded)},
     )
@@ -145,6 +150,7 @@ def stage2_job(config: TrainConfig, stage1_path: str, dataset, out_path: str) ->
         loss=_loss_fn(model.config, config.loss, model.config.emotion_drop_prob),
         save=lambda m, path, meta: save_emotion_controller(m, path, stage1_hash, name, **meta),
         sample=sample, train_mode=train_mode,
+        describe=_window_length,
         metadata={"stage": "2", "data_set": os.path.abspath(dataset.root), "clips": str(len(sampler.indices)),
                   "labelled_clips": str(sum(1 for i in sampler.indices if dataset.clips[i].get("emotion")))},
     )
@@ -162,19 +168,20 @@ def check_stage1_untouched(model: PlaymateMotionModel, frozen: dict[str, torch.T
         raise RuntimeError(f"stage 2 changed frozen stage-1 weights: {changed[:5]} ({len(changed)} tensors)")
 
 
-def run_stage1(config: TrainConfig, dataset, out_path: str, *, device="cpu", resume=False, log=print) -> dict:
+def run_stage1(config: TrainConfig, dataset, out_path: str, *, device="cpu", resume=False, log=print,
+               accumulate: int = 1, stop_at: int | None = None) -> dict:
     job = stage1_job(config, dataset, out_path)
     log(f"stage 1: {job.model.describe()}; {job.metadata['clips']} clips ({job.metadata['excluded_short_clips']} too "
         f"short); {config.stage1.steps} steps of batch {config.batch_size} on {device}")
-    return Trainer(job, device, log).run(resume)
+    return Trainer(job, device, log, accumulate).run(resume, stop_at)
 
 
 def run_stage2(config: TrainConfig, stage1_path: str, dataset, out_path: str, *, device="cpu", resume=False,
-               log=print) -> dict:
+               log=print, accumulate: int = 1, stop_at: int | None = None) -> dict:
     job, frozen = stage2_job(config, stage1_path, dataset, out_path)
     log(f"stage 2 on {os.path.basename(stage1_path)}: {sum(p.numel() for p in job.trainable.values()) / 1e6:.2f} M "
         f"trainable parameters; {job.metadata['labelled_clips']} of {job.metadata['clips']} clips labelled "
         f"(unlabelled ones train the null token); {config.stage2.steps} steps of batch {config.batch_size}")
-    record = Trainer(job, device, log).run(resume)
+    record = Trainer(job, device, log, accumulate).run(resume, stop_at)
     check_stage1_untouched(job.model, frozen)
     return record

@@ -1,6 +1,12 @@
-"""The training loop both stages share: AdamW, warm-up + cosine learning rate, gradient clipping, an EMA of the
-trained weights (what gets saved as the model), bf16 autocast on CUDA (fp32 on CPU), periodic checkpoints with a
-resumable state sidecar, a JSON-lines loss log, a loss-curve PNG and sample plots.
+"""The training loop every stage shares (motion stage 1, emotion stage 2, renderer fine-tuning): AdamW, warm-up +
+cosine learning rate, gradient clipping, an EMA of the trained weights (what gets saved as the model), bf16
+autocast on CUDA (fp32 on CPU), periodic checkpoints with a resumable state sidecar, a JSON-lines loss log, a
+loss-curve PNG and sample plots.
+
+Under ``torchrun`` the loss runs inside DistributedDataParallel (gradients averaged over the ranks); every rank
+trains its own chunks of the global batch (see train.distributed) and only rank 0 keeps the EMA and writes the
+checkpoint, state, log and samples. Gradient accumulation (``accumulate`` chunks per rank) is the same
+computation on fewer processes.
 
 Outputs for ``--out DIR/name.safetensors``: the model (EMA weights) at DIR/name.safetensors,
 DIR/name.state.pt (raw weights, optimiser, EMA, step and random states for --resume), DIR/name.log.jsonl,
@@ -15,17 +21,17 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from PIL import Image
+from torch.nn.parallel import DistributedDataParallel
 
-from ..motion.models.base import MotionModel
 from .config import OptimizerConfig, StageConfig, TrainConfig
+from .distributed import average, chunk_generator, current_rank
 from .report import append_log, draw_loss_curve, read_log, write_log
-from .windows import WindowBatch
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass
@@ -33,26 +39,40 @@ class TrainingJob:
     """Everything a stage hands to the loop.
 
     trainable:  {name: parameter} the optimiser updates (requires_grad is set by the stage)
-    batches:    generator -> WindowBatch (CPU)
+    batches:    generator -> a batch of config.batch_size rows (CPU) with .to(device)
     loss:       (model, batch on device, generator) -> {"loss": tensor with grad, other terms: detached scalars}
     save:       (model holding the EMA weights, path, metadata) -> None
     sample:     model holding the EMA weights -> [H, W, 3] float image in 0..1, or None
     train_mode: puts the model in its training mode (stage 2 keeps the frozen body in eval mode)
     metadata:   provenance written into every checkpoint (strings)
+    describe:   batch -> extra values for the log record (e.g. the window length)
     """
 
     name: str
-    model: MotionModel
+    model: torch.nn.Module
     trainable: dict[str, torch.nn.Parameter]
     config: TrainConfig
     stage: StageConfig
     out_path: str
-    batches: Callable[[torch.Generator], WindowBatch]
-    loss: Callable[[MotionModel, WindowBatch, torch.Generator], dict]
-    save: Callable[[MotionModel, str, dict], None]
-    sample: Callable[[MotionModel], torch.Tensor | None]
-    train_mode: Callable[[MotionModel], None]
+    batches: Callable[[torch.Generator], Any]
+    loss: Callable[[torch.nn.Module, Any, torch.Generator], dict]
+    save: Callable[[torch.nn.Module, str, dict], None]
+    sample: Callable[[torch.nn.Module], torch.Tensor | None]
+    train_mode: Callable[[torch.nn.Module], None]
     metadata: dict = field(default_factory=dict)
+    describe: Callable[[Any], dict] = lambda batch: {}
+
+
+class LossModule(torch.nn.Module):
+    """The job's loss as a module's forward, so DistributedDataParallel can wrap it (the loss may call any method
+    or attribute of the model)."""
+
+    def __init__(self, model: torch.nn.Module, loss: Callable):
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch, generator: torch.Generator) -> dict:
+        return self.loss(self.model, batch, generator)
 
 
 def output_paths(out_path: str) -> dict[str, str]:
@@ -91,30 +111,40 @@ def holding(trainable: dict[str, torch.nn.Parameter], weights: dict[str, torch.T
 
 
 class Trainer:
-    def __init__(self, job: TrainingJob, device: torch.device | str = "cpu", log: Callable[[str], None] = print):
-        self.job, self.device, self.log = job, torch.device(device), log
+    """accumulate: chunks of config.batch_size rows per rank and step (global batch = batch x world x accumulate)."""
+
+    def __init__(self, job: TrainingJob, device: torch.device | str = "cpu", log: Callable[[str], None] = print,
+                 accumulate: int = 1):
+        if accumulate < 1:
+            raise ValueError(f"--accumulate must be at least 1, got {accumulate}")
+        self.job, self.device, self.accumulate = job, torch.device(device), int(accumulate)
+        self.rank = current_rank()
+        self.log = log if self.rank.is_main else (lambda line: None)
         self.paths = output_paths(job.out_path)
         self.params = list(job.trainable.values())
         opt = job.config.optimizer
         self.optimizer = torch.optim.AdamW(self.params, lr=job.stage.lr, betas=tuple(opt.betas),
                                            weight_decay=opt.weight_decay)
-        self.ema = {k: p.detach().clone().float() for k, p in job.trainable.items()}
-        self.generator = torch.Generator().manual_seed(job.config.seed)
+        self.ema = {k: p.detach().clone().float() for k, p in job.trainable.items()} if self.rank.is_main else {}
         self.step = 0
 
+    @property
+    def global_batch(self) -> int:
+        return self.job.config.batch_size * self.rank.world * self.accumulate
+
     def state_dict(self) -> dict:
-        state = {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(), "step": self.step,
-                 "weights": {k: p.detach().cpu() for k, p in self.job.trainable.items()},
-                 "ema": {k: v.cpu() for k, v in self.ema.items()}, "optimizer": self.optimizer.state_dict(),
-                 "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        return state
+        return {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(), "step": self.step,
+                "weights": {k: p.detach().cpu() for k, p in self.job.trainable.items()},
+                "ema": {k: v.cpu() for k, v in self.ema.items()}, "optimizer": self.optimizer.state_dict(),
+                "global_batch": self.global_batch}
 
     def load_state(self, path: str) -> None:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"--resume: no training state at {path}; start without --resume")
         state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"--resume: {path} was written by another version of the trainer (state version "
+                             f"{state.get('version')}, this one reads {STATE_VERSION}); start a new run (other --out)")
         if state.get("stage") != self.job.name:
             raise ValueError(f"--resume: {path} is a {state.get('stage')} state, not {self.job.name}")
         if state["config"] != self.job.config.to_dict():
@@ -123,64 +153,90 @@ class Trainer:
         with torch.no_grad():
             for k, p in self.job.trainable.items():
                 p.copy_(state["weights"][k])
-        self.ema = {k: v.to(self.device).float() for k, v in state["ema"].items()}
+        if self.rank.is_main:
+            self.ema = {k: v.to(self.device).float() for k, v in state["ema"].items()}
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step = int(state["step"])
+        if state["global_batch"] != self.global_batch:
+            self.log(f"note: the global batch changes from {state['global_batch']} to {self.global_batch} rows "
+                     "(other world size or --accumulate); use batch x processes x accumulate = the old value to "
+                     "continue the same run")
 
-    def run(self, resume: bool = False) -> dict:
-        """Train up to stage.steps; returns the last logged record."""
+    def _wrapped(self) -> torch.nn.Module:
+        # find_unused_parameters: stage 1 leaves the (unused) emotion controller requiring gradients
+        module = LossModule(self.job.model, self.job.loss)
+        if self.rank.world == 1:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False, find_unused_parameters=True)
+
+    def _chunk(self, wrapped, index: int, autocast) -> dict[str, float]:
+        """Forward and backward of one chunk (gradient scaled by 1 / accumulate); its detached terms."""
+        chunk = self.rank.rank * self.accumulate + index
+        generator = chunk_generator(self.job.config.seed, self.step, chunk)
+        batch = self.job.batches(generator).to(self.device)
+        last = index == self.accumulate - 1
+        sync = contextlib.nullcontext() if last or self.rank.world == 1 else wrapped.no_sync()
+        with sync:
+            with autocast:
+                terms = wrapped(batch, generator)
+            if not torch.isfinite(terms["loss"]):
+                raise RuntimeError(f"{self.job.name}: the loss is {float(terms['loss'])} at step {self.step + 1}; lower "
+                                   "the learning rate or check the data set for broken clips")
+            (terms["loss"] / self.accumulate).backward()
+        return {**{k: float(v.detach()) for k, v in terms.items()}, **self.job.describe(batch)}
+
+    def run(self, resume: bool = False, stop_at: int | None = None) -> dict:
+        """Train up to stage.steps (or stop after step stop_at, checkpointed, to continue with resume); returns the
+        last logged record."""
         job, cfg = self.job, self.job.config
         job.model.to(self.device)
         self.ema = {k: v.to(self.device) for k, v in self.ema.items()}
-        torch.manual_seed(cfg.seed)
         if resume:
             self.load_state(self.paths["state"])
             self.log(f"resumed {job.name} at step {self.step} from {self.paths['state']}")
-        records = read_log(self.paths["log"], self.step) if resume else []
-        write_log(self.paths["log"], records)
+        records = read_log(self.paths["log"], self.step) if resume and self.rank.is_main else []
+        if self.rank.is_main:
+            write_log(self.paths["log"], records)
         autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda"
                     else contextlib.nullcontext())
         job.train_mode(job.model)
+        wrapped = self._wrapped()
+        last = job.stage.steps if stop_at is None else min(int(stop_at), job.stage.steps)
         sums, count, started = {}, 0, time.perf_counter()
-        while self.step < job.stage.steps:
-            batch = job.batches(self.generator).to(self.device)
+        while self.step < last:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.step, job.stage, cfg.optimizer)
-            with autocast:
-                terms = job.loss(job.model, batch, self.generator)
-            if not torch.isfinite(terms["loss"]):
-                raise RuntimeError(f"{job.name}: the loss is {float(terms['loss'])} at step {self.step + 1}; lower the "
-                                   "learning rate or check the data set for broken clips")
             self.optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
+            for index in range(self.accumulate):
+                for k, v in self._chunk(wrapped, index, autocast).items():
+                    sums[k] = sums.get(k, 0.0) + v / self.accumulate
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.optimizer.grad_clip)
             self.optimizer.step()
             self.step += 1
             self._update_ema()
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
             count += 1
-            if self.step % cfg.log_every == 0 or self.step == job.stage.steps:
-                record = {"step": self.step, **{k: v / count for k, v in sums.items()},
-                          "lr": self.optimizer.param_groups[0]["lr"], "window": int(batch.motion.shape[1]),
-                          "seconds_per_step": (time.perf_counter() - started) / count}
-                append_log(self.paths["log"], record)
+            if self.step % cfg.log_every == 0 or self.step == last:
+                means = average({k: v / count for k, v in sums.items()}, self.rank, self.device)
+                record = {"step": self.step, **means, "lr": self.optimizer.param_groups[0]["lr"],
+                          "global_batch": self.global_batch, "seconds_per_step": (time.perf_counter() - started) / count}
+                if self.rank.is_main:
+                    append_log(self.paths["log"], record)
                 records.append(record)
-                self.log(f"{job.name} step {self.step}/{job.stage.steps} loss {record['loss']:.4f} "
-                         f"(eps {record['epsilon']:.4f}) lr {record['lr']:.2e} {record['seconds_per_step']:.3f} s/step")
+                terms = " ".join(f"{k} {means[k]:.4f}" for k in sorted(means) if k not in ("loss", "grad_norm"))
+                self.log(f"{job.name} step {self.step}/{job.stage.steps} loss {record['loss']:.4f} ({terms}) "
+                         f"lr {record['lr']:.2e} {record['seconds_per_step']:.3f} s/step")
                 sums, count, started = {}, 0, time.perf_counter()
-            if self.step % cfg.checkpoint_every == 0 or self.step == job.stage.steps:
+            if self.rank.is_main and (self.step % cfg.checkpoint_every == 0 or self.step == last):
                 self.checkpoint(records)
-            if self.step % cfg.sample_every == 0 or self.step == job.stage.steps:
+            if self.rank.is_main and (self.step % cfg.sample_every == 0 or self.step == job.stage.steps):
                 self.sample_plot()
         return records[-1] if records else {}
 
     def _update_ema(self) -> None:
+        if not self.rank.is_main:
+            return
         decay = ema_decay(self.step, self.job.config.ema_decay)
         with torch.no_grad():
             for k, p in self.job.trainable.items():

@@ -29,7 +29,8 @@ class SpectralNormConv2d(nn.Module):
         nn.init.normal_(self.weight_v)
 
     def weight(self) -> torch.Tensor:
-        sigma = torch.dot(self.weight_u, self.weight_orig.flatten(1) @ self.weight_v)
+        projected = self.weight_orig.flatten(1) @ self.weight_v  # lower precision under autocast (training)
+        sigma = torch.dot(self.weight_u.to(projected.dtype), projected)
         return self.weight_orig / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
