@@ -26,6 +26,7 @@ COLUMN_GAP = 40  # between columns inside a group (room for the wires)
 ROW_GAP = 20  # between a node's bottom and the next node's title bar
 NOTE_GAP = 40
 KEEP_PER_COUNT = 6  # arrangements of a group kept per column count (the lowest)
+MAX_FREE = 6  # up to this many nodes in a group, every node may take any column (else columns open in order)
 MAX_ENUMERATED = 9  # a group with more nodes is not searched: one node per column
 WINDOW = (1600, 1000)
 CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (fitted to measured zooms)
@@ -139,23 +140,27 @@ def _column_height(column: list[Box]) -> float:
 
 def _band_arrangements(sequence: list[Box], edges: list[tuple[int, int]]) -> list[list[list[Box]]]:
     """The ways to split one band (its nodes in reading order) into columns so that no wire inside it runs right to
-    left, a node's column never before its inputs'; columns are opened in reading order. For each column count,
-    the KEEP_PER_COUNT lowest arrangements."""
+    left (a node's column never before its inputs'), each column top-down in reading order. Small bands try every
+    column for every node; larger ones open columns in reading order. For each column count, the KEEP_PER_COUNT
+    lowest arrangements."""
     index = {b.key: i for i, b in enumerate(sequence)}
     preds = [[index[a] for a, t in edges if t == b.key and a in index] for b in sequence]
+    free = len(sequence) <= MAX_FREE
     found: dict[tuple, tuple[float, list[list[Box]]]] = {}
 
     def assign(columns: list[int]) -> None:
         i = len(columns)
         if i == len(sequence):
-            groups = [[b for b, c in zip(sequence, columns) if c == k] for k in range(max(columns) + 1)]
-            found.setdefault(tuple(columns), (max(_column_height(g) for g in groups), groups))
+            used = sorted(set(columns))
+            groups = [[b for b, c in zip(sequence, columns) if c == k] for k in used]
+            key = tuple(used.index(c) for c in columns)
+            found.setdefault(key, (max(_column_height(g) for g in groups), groups))
             return
         low = max((columns[p] for p in preds[i]), default=0)
-        for column in range(low, max(columns, default=-1) + 2):
+        for column in range(low, len(sequence) if free else max(columns, default=-1) + 2):
             assign(columns + [column])
 
-    if len(sequence) > MAX_ENUMERATED:  # too many ways: one column per longest-path rank
+    if len(sequence) > MAX_ENUMERATED:  # too many ways: one node per column
         return [[[b] for b in sequence]]
     assign([])
     by_count: dict[int, list] = {}
