@@ -3,9 +3,11 @@ graph reads left to right and the whole fits a 1600x1000 window at a readable zo
 
 Each group (in the order it was declared) is a band; inside a band the nodes are put in reading order (by their
 longest path from the band's sources, sources pulled right next to their first consumer; then by the position of
-their neighbours) and wrapped into columns at a height budget, like text into lines. The groups wrap the same
-way into columns of groups (reading down, then right). Every combination of wraps in which no wire runs right to
-left is tried, and the one with the largest fit-to-view zoom wins. Notes go where they cost the least zoom (right
+their neighbours) and split into columns: in a small band every node may take any column not left of its inputs'
+(so tall nodes can be balanced against short ones), a larger band wraps in reading order like text into lines.
+Each group goes below the previous one or starts a new column of groups to its right (reading down, then right).
+A branch-and-bound search over the splits and the group placements, dropping any branch where a wire runs right
+to left, keeps the one with the largest fit-to-view zoom. Notes go where they cost the least zoom (right
 of everything, or below a group or note), at the width that suits that place, never on a node, a group, or the
 space below an output preview that may grow.
 
@@ -27,7 +29,7 @@ ROW_GAP = 20  # between a node's bottom and the next node's title bar
 NOTE_GAP = 40
 KEEP_PER_COUNT = 6  # arrangements of a group kept per column count (the lowest)
 MAX_FREE = 6  # up to this many nodes in a group, every node may take any column (else columns open in order)
-MAX_ENUMERATED = 9  # a group with more nodes is not searched: one node per column
+MAX_ENUMERATED = 9  # a larger group only wraps in reading order
 WINDOW = (1600, 1000)
 CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (fitted to measured zooms)
 FIT_ZOOM = 0.75
@@ -160,13 +162,28 @@ def _band_arrangements(sequence: list[Box], edges: list[tuple[int, int]]) -> lis
         for column in range(low, len(sequence) if free else max(columns, default=-1) + 2):
             assign(columns + [column])
 
-    if len(sequence) > MAX_ENUMERATED:  # too many ways: one node per column
-        return [[[b] for b in sequence]]
+    if len(sequence) > MAX_ENUMERATED:  # too many ways: fill columns in reading order, like text into lines
+        return _wraps(sequence)
     assign([])
     by_count: dict[int, list] = {}
     for height, columns in sorted(found.values(), key=lambda item: item[0]):
         by_count.setdefault(len(columns), []).append(columns)
     return [c for count in sorted(by_count) for c in by_count[count][:KEEP_PER_COUNT]]
+
+
+def _wraps(sequence: list[Box]) -> list[list[list[Box]]]:
+    """The distinct ways to fill columns top-down in reading order at a height budget (one per column count)."""
+    found: dict[int, list[list[Box]]] = {}
+    runs = {_column_height(sequence[i:j]) for i in range(len(sequence)) for j in range(i + 1, len(sequence) + 1)}
+    for budget in sorted(runs):
+        columns: list[list[Box]] = []
+        for box in sequence:
+            if columns and _column_height(columns[-1] + [box]) <= budget:
+                columns[-1].append(box)
+            else:
+                columns.append([box])
+        found.setdefault(len(columns), columns)
+    return [found[count] for count in sorted(found)]
 
 
 def _band_size(columns: list[list[Box]], min_width: float) -> tuple[float, float]:
