@@ -127,13 +127,12 @@ def _order_columns(bands: list[list[list[int]]], edges: list[tuple[int, int]]) -
                     position[m] = i
 
 
-def _stack(column: list[Box], top: float) -> float:
-    """Stack boxes downwards from top (the first title bar's top); returns the bottom of the last one."""
+def _stack(column: list[Box], top: float) -> None:
+    """Stack boxes downwards from top (the first title bar's top)."""
     y = top
     for box in column:
         box.y = y + TITLE_HEIGHT
         y = box.y + box.height + ROW_GAP
-    return y - ROW_GAP
 
 
 def _column_height(column: list[Box]) -> float:
@@ -217,7 +216,7 @@ def _search(arrangements: list[list], min_widths: list[float], boxes: dict[int, 
         if rects and fit_scale(_union(rects)) <= best["scale"] + 1e-6:
             return
         if i == len(arrangements):
-            scale = finish(rects, choices)
+            scale = finish(rects)
             if scale > best["scale"] + 1e-6:
                 best.update(scale=scale, choices=list(choices))
             return
@@ -289,7 +288,7 @@ def layout(boxes: dict[int, Box], groups: list[list[int]], edges: list[tuple[int
     everything = [b for band in bands for b in band]
     edges = [(a, b) for a, b in edges if a in boxes and b in boxes]
 
-    def finish(rects: list, _choices) -> float:
+    def finish(rects: list) -> float:
         _place_notes(note_boxes, list(rects) + _keep_out(everything))
         return fit_scale(_union([*rects, *(n.rect for n in note_boxes)]))
 
@@ -301,5 +300,5 @@ def layout(boxes: dict[int, Box], groups: list[list[int]], edges: list[tuple[int
         rect = _place_band(columns, min_widths[i], left, 0.0 if new_column else bottom + BAND_GAP)
         rects.append(rect)
         width, bottom = max(width, rect[2] - rect[0]), rect[3]
-    finish(rects, choices)
+    finish(rects)
     return rects[:len(groups)]
