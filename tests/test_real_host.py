@@ -164,7 +164,8 @@ def _run(server, name: str) -> list[Path]:
 
 @pytest.mark.parametrize("name,videos,seconds", [("talking_portrait", 1, SPEECH_SECONDS), ("pose_from_video", 1, SPEECH_SECONDS),
                                                  ("long_audio", 1, LONG_SECONDS), ("batch", 2, SPEECH_SECONDS),
-                                                 ("emotion", 1, SPEECH_SECONDS)])
+                                                 ("emotion", 1, SPEECH_SECONDS),
+                                                 ("emotion_from_reference", 1, SPEECH_SECONDS)])
 def test_workflow_runs_in_the_host(server, name, videos, seconds):
     written = _run(server, name)
     assert len(written) == videos

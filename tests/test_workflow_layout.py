@@ -93,3 +93,14 @@ def test_layout_of_an_arbitrary_graph_is_clean():
     x = {b.key: b.x for b in boxes.values()}
     assert all(x[a] <= x[b] for a, b in edges)
     assert boxes[99].height > 0 and 11 in [k for k in boxes if not any(k in g for g in groups)]
+
+
+def test_a_group_is_split_into_balanced_columns():
+    """Wide nodes of heights 600, 500, 100, 100 (no links): two columns fit the window best. Filling columns in
+    reading order gives [600] [500, 100, 100] (830 px of nodes and title bars); balanced is [600, 100] [500, 100]:
+    630 + 20 + 130 = 780 px, and the group adds its 34 px title bar and 2 x 16 px padding."""
+    boxes = {k: Box(k, 700, h) for k, h in enumerate([600, 500, 100, 100])}
+    (rect,) = layout(boxes, [[0, 1, 2, 3]], [], [], ["Wide"])
+    assert (rect[2] - rect[0], rect[3] - rect[1]) == (16 + 700 + 40 + 700 + 16, 34 + 16 + 780 + 16)
+    nodes = [{"id": b.key, "type": "T", "pos": [b.x, b.y], "size": [b.width, b.height]} for b in boxes.values()]
+    assert overlaps({"nodes": nodes, "groups": []}) == []

@@ -129,8 +129,9 @@ def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
     n.update(render=render, create=create, save=save)
 
 
-def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None) -> None:
-    g.group("1. Photo and speech", n["loads"] + [n["audio"]] + [n[k] for k in ("batch", "rebatch") if k in n])
+def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None, extra_inputs: list | None = None,
+                    inputs_title: str = "1. Photo and speech") -> None:
+    g.group(inputs_title, n["loads"] + [n["audio"]] + (extra_inputs or []) + [n[k] for k in ("batch", "rebatch") if k in n])
     g.group("2. Portrait and audio", [n["portrait"], n["source"]] + [n[k] for k in ("encoder",) if k in n]
             + [n["features"], n["renderer"]])
     g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
@@ -197,7 +198,7 @@ def pose_from_video(classes):
     report = g.node("PreviewAny", title="Pose report (after a run)")
     g.link(pose, 2, report, "source")
     frames_to_video(g, n, "Playmate/pose_from_video")
-    standard_groups(g, n, [video, pose, report])
+    standard_groups(g, n, [pose, report], [video], "1. Photo, speech and driving video")
     note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face in **Load Video** (its first frame is the "
                      "rest pose); lips and expression follow the speech. **length_policy**: a shorter video loops, "
                      "ping_pongs, holds its last pose (hold_last) or is trimmed. **Pose report** shows the faces found per frame; "

@@ -19,10 +19,15 @@ from workflow_layout import CANVAS, TITLE_HEIGHT, Box, fit_scale, layout
 NODE_WIDTH = 320
 TITLE_CHAR_WIDTH, TITLE_MARGIN = 7.5, 40  # the frontend widens a node to fit its title (14 px font)
 NOTE_COLOR, NOTE_BGCOLOR = "#432", "#653"
-# What the frontend adds below a node's widgets once its media has loaded (frontend 1.27.10, measured with
-# tools/screenshot_workflows.py --sizes): Load Image keeps ~200 px for its picture (drawn to fit), Load Audio a
-# player row; video players fill the node's width at the video's aspect (the examples and results are square).
-PREVIEW_HEIGHT = {"LoadImage": 200, "LoadAudio": 42, "PreviewAny": 120}
+# A node's body height as the frontend computes it for a new node (LGraphNode.computeSize, frontend 1.27.10,
+# measured): 20 px per socket row, 24 px per widget row (value controls and upload buttons are rows too), a 6 px
+# margin, 8 px more with widgets. A multiline text box is given MULTILINE_ROWS rows so a few lines show.
+SLOT_ROW, WIDGET_ROW, BODY_MARGIN, WIDGETS_MARGIN, MULTILINE_ROWS = 20, 24, 6, 8, 3
+# What the frontend adds below a node's widgets once its media has loaded (measured with computeSize and
+# tools/screenshot_workflows.py --sizes): Load Image keeps ~224 px for its picture (drawn to fit), Load Audio a
+# player row, Preview Any room for a short report; video players fill the node's width at the video's aspect
+# (the examples and results are square).
+PREVIEW_HEIGHT = {"LoadImage": 224, "LoadAudio": 30, "PreviewAny": 120}
 PREVIEW_ASPECT = {"LoadVideo": 1.0, "SaveVideo": 1.0}
 OUTPUT_PREVIEWS = ("SaveVideo",)
 
@@ -101,11 +106,13 @@ class WorkflowGraph:
             return 200
         spec = self._spec(node)
         sockets = sum(1 for _, kind, _, o in spec if not (isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES))
-        widgets = len(widget_layout(self.classes[node.type]))
+        layout = widget_layout(self.classes[node.type])
+        rows = len(layout) + sum(extra for _, extra in layout)
         outputs = len(self.classes[node.type].RETURN_TYPES)
-        multiline = sum(3 for _, kind, _, o in spec if o.get("multiline"))
+        rows += sum(MULTILINE_ROWS for _, kind, _, o in spec if o.get("multiline"))
         preview = round(node.width * PREVIEW_ASPECT.get(node.type, 0)) + PREVIEW_HEIGHT.get(node.type, 0)
-        return 46 + 22 * max(sockets, outputs) + 26 * (widgets + multiline) + preview
+        return (SLOT_ROW * max(sockets, outputs, 1) + WIDGET_ROW * rows + BODY_MARGIN + (WIDGETS_MARGIN if rows else 0)
+                + preview)
 
     def api(self) -> dict:
         prompt = {}

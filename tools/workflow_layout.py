@@ -3,9 +3,11 @@ graph reads left to right and the whole fits a 1600x1000 window at a readable zo
 
 Each group (in the order it was declared) is a band; inside a band the nodes are put in reading order (by their
 longest path from the band's sources, sources pulled right next to their first consumer; then by the position of
-their neighbours) and wrapped into columns at a height budget, like text into lines. The groups wrap the same
-way into columns of groups (reading down, then right). Every combination of wraps in which no wire runs right to
-left is tried, and the one with the largest fit-to-view zoom wins. Notes go where they cost the least zoom (right
+their neighbours) and split into columns: in a small band every node may take any column not left of its inputs'
+(so tall nodes can be balanced against short ones), a larger band wraps in reading order like text into lines.
+Each group goes below the previous one or starts a new column of groups to its right (reading down, then right).
+A branch-and-bound search over the splits and the group placements, dropping any branch where a wire runs right
+to left, keeps the one with the largest fit-to-view zoom. Notes go where they cost the least zoom (right
 of everything, or below a group or note), at the width that suits that place, never on a node, a group, or the
 space below an output preview that may grow.
 
@@ -16,7 +18,6 @@ canvas (the window less the menu bar and side bar).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 TITLE_HEIGHT = 30
@@ -26,7 +27,9 @@ BAND_GAP = 28  # between groups, side by side
 COLUMN_GAP = 40  # between columns inside a group (room for the wires)
 ROW_GAP = 20  # between a node's bottom and the next node's title bar
 NOTE_GAP = 40
-BUDGET_STEP = 10  # resolution of the column height budgets tried
+KEEP_PER_COUNT = 6  # arrangements of a group kept per column count (the lowest)
+MAX_FREE = 6  # up to this many nodes in a group, every node may take any column (else columns open in order)
+MAX_ENUMERATED = 9  # a larger group only wraps in reading order
 WINDOW = (1600, 1000)
 CANVAS = (WINDOW[0] - 64, WINDOW[1] - 92)  # less the side bar and the tab + menu bars (fitted to measured zooms)
 FIT_ZOOM = 0.75
@@ -124,83 +127,117 @@ def _order_columns(bands: list[list[list[int]]], edges: list[tuple[int, int]]) -
                     position[m] = i
 
 
-def _stack(column: list[Box], top: float) -> float:
-    """Stack boxes downwards from top (the first title bar's top); returns the bottom of the last one."""
+def _stack(column: list[Box], top: float) -> None:
+    """Stack boxes downwards from top (the first title bar's top)."""
     y = top
     for box in column:
         box.y = y + TITLE_HEIGHT
         y = box.y + box.height + ROW_GAP
-    return y - ROW_GAP
 
 
 def _column_height(column: list[Box]) -> float:
     return sum(b.height + TITLE_HEIGHT for b in column) + ROW_GAP * (len(column) - 1)
 
 
-def _wrap(sequence: list[Box], budget: float) -> list[list[Box]]:
-    """Fill columns top-down in reading order, starting a new column when the next node would pass the budget."""
-    columns: list[list[Box]] = []
-    for box in sequence:
-        if columns and _column_height(columns[-1] + [box]) <= budget:
-            columns[-1].append(box)
-        else:
-            columns.append([box])
-    return columns
+def _band_arrangements(sequence: list[Box], edges: list[tuple[int, int]]) -> list[list[list[Box]]]:
+    """The ways to split one band (its nodes in reading order) into columns so that no wire inside it runs right to
+    left (a node's column never before its inputs'), each column top-down in reading order. Small bands try every
+    column for every node; larger ones open columns in reading order. For each column count, the KEEP_PER_COUNT
+    lowest arrangements."""
+    index = {b.key: i for i, b in enumerate(sequence)}
+    preds = [[index[a] for a, t in edges if t == b.key and a in index] for b in sequence]
+    free = len(sequence) <= MAX_FREE
+    found: dict[tuple, tuple[float, list[list[Box]]]] = {}
+
+    def assign(columns: list[int]) -> None:
+        i = len(columns)
+        if i == len(sequence):
+            used = sorted(set(columns))
+            groups = [[b for b, c in zip(sequence, columns) if c == k] for k in used]
+            key = tuple(used.index(c) for c in columns)
+            found.setdefault(key, (max(_column_height(g) for g in groups), groups))
+            return
+        low = max((columns[p] for p in preds[i]), default=0)
+        for column in range(low, len(sequence) if free else max(columns, default=-1) + 2):
+            assign(columns + [column])
+
+    if len(sequence) > MAX_ENUMERATED:  # too many ways: fill columns in reading order, like text into lines
+        return _wraps(sequence)
+    assign([])
+    by_count: dict[int, list] = {}
+    for height, columns in sorted(found.values(), key=lambda item: item[0]):
+        by_count.setdefault(len(columns), []).append(columns)
+    return [c for count in sorted(by_count) for c in by_count[count][:KEEP_PER_COUNT]]
 
 
-def _band_wraps(sequence: list[Box]) -> list[float]:
-    """The distinct ways to wrap one band into columns, as the smallest height budget giving each."""
-    lowest = max(b.height + TITLE_HEIGHT for b in sequence)
-    found: dict[int, float] = {}
-    budget = lowest
-    while True:
-        count = len(_wrap(sequence, budget))
-        found.setdefault(count, budget)
-        if count == 1:
-            return sorted(found.values())
-        budget += BUDGET_STEP
+def _wraps(sequence: list[Box]) -> list[list[list[Box]]]:
+    """The distinct ways to fill columns top-down in reading order at a height budget (one per column count)."""
+    found: dict[int, list[list[Box]]] = {}
+    runs = {_column_height(sequence[i:j]) for i in range(len(sequence)) for j in range(i + 1, len(sequence) + 1)}
+    for budget in sorted(runs):
+        columns: list[list[Box]] = []
+        for box in sequence:
+            if columns and _column_height(columns[-1] + [box]) <= budget:
+                columns[-1].append(box)
+            else:
+                columns.append([box])
+        found.setdefault(len(columns), columns)
+    return [found[count] for count in sorted(found)]
 
 
-def _place_band(sequence: list[Box], budget: float, min_width: float, left: float, top: float) -> tuple:
-    """Place one band (its nodes in reading order) wrapped into columns at the height budget, its group's
-    top-left corner at (left, top); the group is at least as wide as its title. Returns the group rectangle."""
+def _band_size(columns: list[list[Box]], min_width: float) -> tuple[float, float]:
+    width = sum(max(b.width for b in c) for c in columns) + COLUMN_GAP * (len(columns) - 1) + 2 * GROUP_PAD
+    return max(width, min_width), max(_column_height(c) for c in columns) + GROUP_TITLE + 2 * GROUP_PAD
+
+
+def _place_band(columns: list[list[Box]], min_width: float, left: float, top: float) -> tuple:
+    """Place one band's columns with its group's top-left corner at (left, top); the group is at least as wide as
+    its title. Returns the group rectangle."""
     x = left + GROUP_PAD
-    columns = _wrap(sequence, budget)
     for column in columns:
         for box in column:
             box.x = x
         _stack(column, top + GROUP_TITLE + GROUP_PAD)
         x += max(b.width for b in column) + COLUMN_GAP
-    right = max(x + GROUP_PAD - COLUMN_GAP, left + min_width)
-    return (left, top, right, max(b.rect[3] for b in sequence) + GROUP_PAD)
+    width, height = _band_size(columns, min_width)
+    return (left, top, left + width, top + height)
 
 
-def _place_bands(bands: list[list[Box]], budgets: tuple[float, ...], min_widths: list[float],
-                 stack_height: float) -> list[tuple]:
-    """Place the groups in reading order: down a column of groups while they fit stack_height, then the next
-    column of groups to the right. Returns each group's rectangle."""
-    sizes = []
-    for sequence, budget, min_width in zip(bands, budgets, min_widths):
-        rect = _place_band(sequence, budget, min_width, 0.0, 0.0)
-        sizes.append((rect[2] - rect[0], rect[3] - rect[1]))
-    rects, x, y, column_width = [], 0.0, 0.0, 0.0
-    for sequence, budget, min_width, (width, height) in zip(bands, budgets, min_widths, sizes):
-        if y > 0 and y + height > stack_height:
-            x, y, column_width = x + column_width + BAND_GAP, 0.0, 0.0
-        rects.append(_place_band(sequence, budget, min_width, x, y))
-        y += height + BAND_GAP
-        column_width = max(column_width, width)
-    return rects
+def _search(arrangements: list[list], min_widths: list[float], boxes: dict[int, Box], edges: list[tuple[int, int]],
+            finish) -> list:
+    """Branch and bound over each band's arrangement and whether it goes below the previous group or starts a new
+    column of groups to its right. A branch stops as soon as a wire runs right to left or its bounds alone give no
+    larger zoom than the best finished layout; finish(rects) places the notes and returns the final zoom.
+    Returns the best choices [(arrangement, new column of groups?), ...]."""
+    best = {"scale": -1.0, "choices": None}
+    placed_keys: set[int] = set()
 
+    def visit(i: int, choices: list, rects: list, column_left: float, column_width: float, bottom: float) -> None:
+        if rects and fit_scale(_union(rects)) <= best["scale"] + 1e-6:
+            return
+        if i == len(arrangements):
+            scale = finish(rects)
+            if scale > best["scale"] + 1e-6:
+                best.update(scale=scale, choices=list(choices))
+            return
+        for columns in arrangements[i]:
+            options = [True] if not rects else [False, True]
+            for new_column in options:
+                left = column_left + column_width + BAND_GAP if new_column and rects else column_left
+                top = 0.0 if new_column else bottom + BAND_GAP
+                rect = _place_band(columns, min_widths[i], left, top)
+                keys = {b.key for c in columns for b in c}
+                known = placed_keys | keys
+                if any(a in known and b in known and (a in keys or b in keys) and boxes[a].x > boxes[b].x
+                       for a, b in edges):
+                    continue  # a wire would run right to left
+                placed_keys.update(keys)
+                width = rect[2] - rect[0] if new_column else max(column_width, rect[2] - rect[0])
+                visit(i + 1, [*choices, (columns, new_column)], [*rects, rect], left, width, rect[3])
+                placed_keys.difference_update(keys)
 
-def _stack_heights(bands, budgets, min_widths) -> list[float]:
-    """The column-of-groups heights worth trying: each group alone, and each run of consecutive groups."""
-    heights = [_place_band(b, budget, w, 0.0, 0.0)[3] for b, budget, w in zip(bands, budgets, min_widths)]
-    runs = {max(heights)}
-    for start in range(len(heights)):
-        for end in range(start + 2, len(heights) + 1):
-            runs.add(sum(heights[start:end]) + BAND_GAP * (end - start - 1))
-    return sorted(h for h in runs if h >= max(heights))
+    visit(0, [], [], 0.0, 0.0, 0.0)
+    return best["choices"]
 
 
 def _keep_out(boxes: list[Box]) -> list[tuple]:
@@ -246,18 +283,22 @@ def layout(boxes: dict[int, Box], groups: list[list[int]], edges: list[tuple[int
     key_bands = [_band_columns(members, edges) for members in member_lists]
     _order_columns(key_bands, edges)
     bands = [[boxes[k] for column in band for k in column] for band in key_bands]
+    arrangements = [_band_arrangements(band, edges) for band in bands]
     note_boxes = [boxes[k] for k in notes]
     everything = [b for band in bands for b in band]
-    best = None
-    for budgets in itertools.product(*(_band_wraps(band) for band in bands)):
-        for stack_height in _stack_heights(bands, budgets, min_widths):
-            rects = _place_bands(bands, budgets, min_widths, stack_height)
-            if any(boxes[a].x > boxes[b].x for a, b in edges if a in boxes and b in boxes):
-                continue  # a wire would run right to left (a lower group's node left of its input)
-            _place_notes(note_boxes, list(rects) + _keep_out(everything))
-            scale = fit_scale(_union([*rects, *(n.rect for n in note_boxes)]))
-            if best is None or scale > best[0] + 1e-6:
-                best = (scale, budgets, stack_height)
-    rects = _place_bands(bands, best[1], min_widths, best[2])
-    _place_notes(note_boxes, list(rects) + _keep_out(everything))
+    edges = [(a, b) for a, b in edges if a in boxes and b in boxes]
+
+    def finish(rects: list) -> float:
+        _place_notes(note_boxes, list(rects) + _keep_out(everything))
+        return fit_scale(_union([*rects, *(n.rect for n in note_boxes)]))
+
+    choices = _search(arrangements, min_widths, boxes, edges, finish)
+    rects, left, width, bottom = [], 0.0, 0.0, 0.0
+    for i, (columns, new_column) in enumerate(choices):
+        if new_column and rects:
+            left, width = left + width + BAND_GAP, 0.0
+        rect = _place_band(columns, min_widths[i], left, 0.0 if new_column else bottom + BAND_GAP)
+        rects.append(rect)
+        width, bottom = max(width, rect[2] - rect[0]), rect[3]
+    finish(rects)
     return rects[:len(groups)]
