@@ -92,9 +92,7 @@ def _build(cls, values: Any, source: str, path: str):
             raise ConfigError(f"{where}: missing key {field.name!r}")
     try:
         return cls(**kwargs)
-    except ConfigError:
-        raise
-    except ValueError as err:
+    except ValueError as err:  # from validate(), also for configs it builds (e.g. a training config's model)
         raise ConfigError(f"{where}: {err}") from None
 
 
