@@ -73,7 +73,8 @@ def _write(tmp_path, name, values) -> str:
 
 def test_unknown_keys_name_the_file_and_the_key(tmp_path):
     values = {**load_train_config("tiny").to_dict(), "stage2": {"steps": 5, "learning_rate": 1e-3}}
-    with pytest.raises(ConfigError, match=r"^mine\.json: stage2: unknown keys \['learning_rate'\]; valid keys: steps, lr$"):
+    message = r"^mine\.json: stage2: unknown keys \['learning_rate'\]; valid keys: steps, lr$"
+    with pytest.raises(ConfigError, match=message):
         load_train_config(_write(tmp_path, "mine.json", values))
     with pytest.raises(ConfigError, match=r"^mine\.json: model: unknown keys \['widht'\]"):
         load_train_config(_write(tmp_path, "mine.json", {"model": {"preset": "tiny", "widht": 3}}))

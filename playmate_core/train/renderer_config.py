@@ -10,7 +10,7 @@ extractor), W (warping module), G (SPADE generator). The stitching MLPs never tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..config import Config
 from .config import OptimizerConfig, StageConfig, check_ema_decay, check_positive, find_config_file
