@@ -63,10 +63,13 @@ def _is_main() -> bool:
     return current_rank().is_main
 
 
-def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None):
+def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None, fallback_source: str = ""):
     from .config import TrainConfig, load_train_config
 
-    config = load_train_config(args.config) if args.config or fallback is None else TrainConfig.from_dict(fallback)
+    if args.config or fallback is None:
+        config = load_train_config(args.config)
+    else:
+        config = TrainConfig.from_dict(fallback, fallback_source)
     changes = {stage: {"steps": args.steps}, "batch_size": args.batch_size}
     return config.updated(_given(changes), "--steps / --batch-size")
 
@@ -107,7 +110,8 @@ def _run_stage2(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.stage1):
         raise FileNotFoundError(f"--stage1 {args.stage1}: file not found")
     stored = read_safetensors(args.stage1)[1].get("train_config")
-    config = _config(args, "stage2", json.loads(stored) if stored else None)
+    config = _config(args, "stage2", json.loads(stored) if stored else None,
+                     f"{os.path.basename(args.stage1)} (its train_config)")
     _prepare_out(args.out)
     record = run_stage2(config, args.stage1, MotionDataset(args.data), args.out, device=_device(args.device),
                         resume=args.resume, accumulate=args.accumulate, log=_log, stop_at=args.stop_at)
