@@ -90,10 +90,10 @@ def write_pretrained_fixture(work: Path) -> None:
     from playmate_core.train.vgg import load_vgg19
 
     write_kijai_layout(random_official_states(micro_renderer_config(), 0), work / "lp")
-    config = load_renderer_config("renderer")
-    config.networks, config.batch_size, config.ema_decay = ["F", "M", "W", "G"], 4, 0.0
-    config.renderer.steps, config.renderer.lr, config.optimizer.warmup_steps = 150, 3e-3, 5
-    config.loss.transfer, config.loss.perceptual_size, config.log_every = 0.0, 2 * CROP, 25
+    config = load_renderer_config("renderer").updated({
+        "networks": ["F", "M", "W", "G"], "batch_size": 4, "ema_decay": 0.0, "log_every": 25,
+        "renderer": {"steps": 150, "lr": 3e-3}, "optimizer": {"warmup_steps": 5},
+        "loss": {"transfer": 0.0, "perceptual_size": 2 * CROP}})
     out = work / "pretrained.safetensors"
     run_renderer(config, load_base_set(str(work / "lp")), load_vgg19(str(write_narrow_vgg(work / "vgg.pth"))),
                  MotionDataset(write_renderer_set(work / "data", clips=8, frames=8, size=2 * CROP)), str(out))

@@ -37,11 +37,10 @@ def trained(tmp_path_factory):
                                                     frames=80, seed=0))
     emotion_data = MotionDataset(write_synthetic_set(root / "mead", identities=4, labels=("happy", "sad", "neutral"),
                                                      clips_per_label=2, frames=60, seed=1))
-    config = load_train_config("tiny")
-    config.batch_size, config.stage1.steps, config.stage2.steps = BATCH, STAGE1_STEPS, STAGE2_STEPS
-    config.stage1.lr = STAGE1_LR
-    config.stage2.lr, config.ema_decay = STAGE2_LR, 0.9
-    config.checkpoint_every = config.sample_every = 10_000  # only at the end
+    config = load_train_config("tiny").updated({
+        "batch_size": BATCH, "stage1": {"steps": STAGE1_STEPS, "lr": STAGE1_LR},
+        "stage2": {"steps": STAGE2_STEPS, "lr": STAGE2_LR}, "ema_decay": 0.9,
+        "checkpoint_every": 10_000, "sample_every": 10_000})  # only at the end
     stage1_path, stage2_path = str(root / "playmate_motion.safetensors"), str(root / "playmate_emotion.safetensors")
     run_stage1(config, stage1_data, stage1_path, log=lambda _: None)
     job, frozen = stage2_job(config, stage1_path, emotion_data, stage2_path)

@@ -29,11 +29,9 @@ STEPS = 60
 
 
 def _config():
-    config = load_renderer_config("renderer")
-    config.batch_size, config.ema_decay, config.log_every = 4, 0.0, 20
-    config.renderer.steps, config.renderer.lr, config.optimizer.warmup_steps = STEPS, 1e-3, 5
-    config.loss.transfer, config.loss.perceptual_size = 10.0, 2 * CROP
-    return config
+    return load_renderer_config("renderer").updated({
+        "batch_size": 4, "ema_decay": 0.0, "log_every": 20, "renderer": {"steps": STEPS, "lr": 1e-3},
+        "optimizer": {"warmup_steps": 5}, "loss": {"transfer": 10.0, "perceptual_size": 2 * CROP}})
 
 
 def _held_out_losses(base, vgg, held, config) -> dict[str, float]:

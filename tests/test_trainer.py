@@ -3,6 +3,7 @@ and the errors for mismatched inputs."""
 
 import contextlib
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -33,13 +34,11 @@ def data(tmp_path_factory):
 
 
 def small_config(steps=6, **changes) -> TrainConfig:
-    config = load_train_config("tiny")
-    config.batch_size, config.stage1.steps, config.stage2.steps = 4, steps, steps
-    config.checkpoint_every, config.sample_every = 3, 1000  # samples only at the end (the slow part)
-    config.log_every = 1
-    for key, value in changes.items():
-        setattr(config, key, value)
-    return config
+    config = load_train_config("tiny").updated({
+        "batch_size": 4, "stage1": {"steps": steps}, "stage2": {"steps": steps},
+        "checkpoint_every": 3, "sample_every": 1000,  # samples only at the end (the slow part)
+        "log_every": 1})
+    return replace(config, **changes)
 
 
 def run(config, data, out, resume=False, interrupt_at=None):
@@ -107,8 +106,8 @@ def test_saved_model_is_the_ema_and_metadata_round_trips(data, tmp_path):
 
 def test_gradients_are_clipped(data, tmp_path):
     trainer = run(small_config(steps=2, optimizer=load_train_config("tiny").optimizer), data, tmp_path / "c.safetensors")
-    trainer.job.config.optimizer.grad_clip = 1e-3
-    trainer.job.stage.steps = 3
+    trainer.job.config = trainer.job.config.updated({"optimizer": {"grad_clip": 1e-3}})
+    trainer.job.stage = replace(trainer.job.stage, steps=3)
     trainer.run(resume=False)
     logged = [json.loads(line) for line in open(tmp_path / "c.log.jsonl")]
     assert logged[-1]["grad_norm"] > 1e-3  # the norm before clipping is logged
@@ -117,8 +116,7 @@ def test_gradients_are_clipped(data, tmp_path):
 
 
 def test_learning_rate_schedule():
-    config = small_config(steps=100)
-    config.optimizer.warmup_steps = 10
+    config = small_config(steps=100).updated({"optimizer": {"warmup_steps": 10}})
     lr = [learning_rate(s, config.stage1, config.optimizer) for s in range(100)]
     assert lr[0] == pytest.approx(config.stage1.lr / 10) and lr[9] == pytest.approx(config.stage1.lr)
     assert lr[-1] == pytest.approx(config.stage1.lr * config.optimizer.min_lr_ratio, rel=1e-2)

@@ -2,17 +2,19 @@
 
 ``RendererConfig.official()`` is LivePortrait's models.yaml (human and animal models share it);
 ``RendererConfig.tiny()`` is a small configuration of the same code for tests and examples.
-Configs round-trip through plain dicts (stored as JSON in our safetensors metadata).
+Configs round-trip through plain dicts (stored as JSON in our safetensors metadata) with
+:class:`playmate_core.config.Config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+
+from ..config import Config
 
 
 @dataclass(frozen=True)
-class AppearanceConfig:
+class AppearanceConfig(Config):
     image_channel: int = 3
     block_expansion: int = 64
     num_down_blocks: int = 2
@@ -23,7 +25,7 @@ class AppearanceConfig:
 
 
 @dataclass(frozen=True)
-class MotionExtractorConfig:
+class MotionExtractorConfig(Config):
     """ConvNeXt-V2 backbone (tiny: depths 3-3-9-3, dims 96-192-384-768) with pose/keypoint heads."""
 
     num_kp: int = 21
@@ -34,7 +36,7 @@ class MotionExtractorConfig:
 
 
 @dataclass(frozen=True)
-class DenseMotionConfig:
+class DenseMotionConfig(Config):
     block_expansion: int = 32
     max_features: int = 1024
     num_blocks: int = 5
@@ -43,7 +45,7 @@ class DenseMotionConfig:
 
 
 @dataclass(frozen=True)
-class WarpingConfig:
+class WarpingConfig(Config):
     num_kp: int = 21
     block_expansion: int = 64
     max_features: int = 512
@@ -57,7 +59,7 @@ class WarpingConfig:
 
 
 @dataclass(frozen=True)
-class SpadeConfig:
+class SpadeConfig(Config):
     """SPADE decoder. num_middle_blocks / hidden_channels / out_channels are fixed in LivePortrait's
     code (6 / 128 / 64); they are configurable here so small configs can shrink them."""
 
@@ -74,21 +76,21 @@ class SpadeConfig:
 
 
 @dataclass(frozen=True)
-class MLPConfig:
+class MLPConfig(Config):
     input_size: int
     hidden_sizes: tuple[int, ...]
     output_size: int
 
 
 @dataclass(frozen=True)
-class StitchingConfig:
+class StitchingConfig(Config):
     stitching: MLPConfig = MLPConfig(126, (128, 128, 64), 65)
     lip: MLPConfig = MLPConfig(65, (128, 128, 64), 63)
     eye: MLPConfig = MLPConfig(66, (256, 256, 128, 128, 64), 63)
 
 
 @dataclass(frozen=True)
-class RendererConfig:
+class RendererConfig(Config):
     appearance: AppearanceConfig = field(default_factory=AppearanceConfig)
     motion: MotionExtractorConfig = field(default_factory=MotionExtractorConfig)
     warping: WarpingConfig = field(default_factory=WarpingConfig)
@@ -120,22 +122,4 @@ class RendererConfig:
             stitching=StitchingConfig(
                 stitching=MLPConfig(126, (16, 16), 65), lip=MLPConfig(65, (16, 16), 63), eye=MLPConfig(66, (16, 16), 63)
             ),
-        )
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RendererConfig":
-        def mlp(d: dict) -> MLPConfig:
-            return MLPConfig(d["input_size"], tuple(d["hidden_sizes"]), d["output_size"])
-
-        motion = dict(data["motion"], depths=tuple(data["motion"]["depths"]), dims=tuple(data["motion"]["dims"]))
-        warping = dict(data["warping"], dense_motion=DenseMotionConfig(**data["warping"]["dense_motion"]))
-        return cls(
-            appearance=AppearanceConfig(**data["appearance"]),
-            motion=MotionExtractorConfig(**motion),
-            warping=WarpingConfig(**warping),
-            spade=SpadeConfig(**data["spade"]),
-            stitching=StitchingConfig(**{k: mlp(v) for k, v in data["stitching"].items()}),
         )

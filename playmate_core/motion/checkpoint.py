@@ -14,6 +14,7 @@ file's tensors it was trained on, ``stage1_name`` = that file's name. They load 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,6 +22,7 @@ import os
 import torch
 
 from ..checkpoint.io import CheckpointError, load_strict, read_pickled_checkpoint, read_safetensors, write_safetensors
+from ..config import ConfigError
 from .models.base import MotionModel
 from .models.joyvasa import JoyVASAConfig, JoyVASAMotionModel
 from .models.playmate import PlaymateConfig, PlaymateMotionModel
@@ -110,18 +112,22 @@ def attach_emotion_controller(model: MotionModel, stage1_tensors: dict[str, torc
     holder.emotion_tokens = model.emotion_tokens
     holder.emotion_controller = model.emotion_controller
     load_strict(holder, tensors, emotion_path, "emotion controller")
-    model.config.emotion_trained = True
+    model.config = dataclasses.replace(model.config, emotion_trained=True)
     model.supports_emotion = True
 
 
-def build_model(family: str, config: dict) -> MotionModel:
-    """An uninitialised model of a family from its config dict (weights come from the file)."""
+def build_model(family: str, config: dict, source: str = "config") -> MotionModel:
+    """An uninitialised model of a family from its config dict (weights come from the file named ``source``)."""
+    if family not in ("playmate", "joyvasa"):
+        raise ValueError(f"unknown motion model family {family!r}; expected 'playmate' or 'joyvasa'")
+    kind = PlaymateConfig if family == "playmate" else JoyVASAConfig
+    try:
+        c = kind.from_dict(config, f"{source} (its {family} config)")
+    except ConfigError as err:
+        raise CheckpointError(f"{err} (a file from a newer version of the pack? update the pack)") from None
     if family == "playmate":
-        return PlaymateMotionModel(PlaymateConfig.from_dict(config), AdaptiveNormalizer())
-    if family == "joyvasa":
-        c = JoyVASAConfig.from_dict(config)
-        return JoyVASAMotionModel(c, TemplateNormalizer(torch.zeros(63), torch.ones(63), torch.zeros(7), torch.ones(7)))
-    raise ValueError(f"unknown motion model family {family!r}; expected 'playmate' or 'joyvasa'")
+        return PlaymateMotionModel(c, AdaptiveNormalizer())
+    return JoyVASAMotionModel(c, TemplateNormalizer(torch.zeros(63), torch.ones(63), torch.zeros(7), torch.ones(7)))
 
 
 def describe_foreign(keys, path: str) -> str:
@@ -171,7 +177,7 @@ def load_motion_files(path: str, device: torch.device | str = "cpu", dtype: torc
         config = json.loads(metadata["config"])
         if positional_encoding and metadata["family"] == "joyvasa":
             config["positional_encoding"] = positional_encoding
-        model = build_model(metadata["family"], config)
+        model = build_model(metadata["family"], config, os.path.basename(path))
         if metadata["family"] == "joyvasa":
             from .joyvasa_release import split_audio_encoder
 

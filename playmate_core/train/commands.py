@@ -63,16 +63,21 @@ def _is_main() -> bool:
     return current_rank().is_main
 
 
-def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None):
+def _config(args: argparse.Namespace, stage: str, fallback: dict | None = None, fallback_source: str = ""):
     from .config import TrainConfig, load_train_config
 
-    config = load_train_config(args.config) if args.config or fallback is None else TrainConfig.from_dict(fallback)
-    if args.steps is not None:
-        getattr(config, stage).steps = args.steps
-    if args.batch_size is not None:
-        config.batch_size = args.batch_size
-    config.validate()
-    return config
+    if args.config or fallback is None:
+        config = load_train_config(args.config)
+    else:
+        config = TrainConfig.from_dict(fallback, fallback_source)
+    changes = {stage: {"steps": args.steps}, "batch_size": args.batch_size}
+    return config.updated(_given(changes), "--steps / --batch-size")
+
+
+def _given(changes: dict) -> dict:
+    """The command-line overrides that were given (None = not given), nested like the config."""
+    given = {k: _given(v) if isinstance(v, dict) else v for k, v in changes.items()}
+    return {k: v for k, v in given.items() if v is not None and v != {}}
 
 
 def _prepare_out(path: str) -> None:
@@ -105,7 +110,8 @@ def _run_stage2(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.stage1):
         raise FileNotFoundError(f"--stage1 {args.stage1}: file not found")
     stored = read_safetensors(args.stage1)[1].get("train_config")
-    config = _config(args, "stage2", json.loads(stored) if stored else None)
+    config = _config(args, "stage2", json.loads(stored) if stored else None,
+                     f"{os.path.basename(args.stage1)} (its train_config)")
     _prepare_out(args.out)
     record = run_stage2(config, args.stage1, MotionDataset(args.data), args.out, device=_device(args.device),
                         resume=args.resume, accumulate=args.accumulate, log=_log, stop_at=args.stop_at)
@@ -139,16 +145,9 @@ def _run_renderer(args: argparse.Namespace) -> int:
     from .renderer_stage import load_base_set, run_renderer
     from .vgg import load_vgg19
 
-    config = load_renderer_config(args.config)
-    if args.networks is not None:
-        config.networks = parse_networks(args.networks)
-    if args.steps is not None:
-        config.renderer.steps = args.steps
-    if args.batch_size is not None:
-        config.batch_size = args.batch_size
-    if args.lr is not None:
-        config.renderer.lr = args.lr
-    config.validate("--config")
+    networks = parse_networks(args.networks) if args.networks is not None else None
+    changes = {"networks": networks, "renderer": {"steps": args.steps, "lr": args.lr}, "batch_size": args.batch_size}
+    config = load_renderer_config(args.config).updated(_given(changes), "--networks / --steps / --batch-size / --lr")
     _prepare_out(args.out)
     dataset, base, vgg = MotionDataset(args.data), load_base_set(args.renderer), load_vgg19(args.vgg)
     record = run_renderer(config, base, vgg, dataset, args.out, device=_device(args.device), resume=args.resume,

@@ -4,6 +4,7 @@ stage-1 model) as training jobs for the shared loop."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -121,7 +122,7 @@ def stage2_job(config: TrainConfig, stage1_path: str, dataset, out_path: str) ->
     check_data_matches(dataset, audio_dim=model.audio_dim, audio_encoder=model.audio_encoder, fps=model.fps,
                        what=f"the stage-1 model {name}")
     stage1_hash = stage1_sha256(read_safetensors(stage1_path)[0])
-    model.config.emotion_trained = False  # while training, "no emotion" stays the stage-1 path
+    model.config = replace(model.config, emotion_trained=False)  # while training, "no emotion" stays the stage-1 path
     model.supports_emotion = False
     for parameter in model.parameters():
         parameter.requires_grad_(False)
@@ -138,11 +139,11 @@ def stage2_job(config: TrainConfig, stage1_path: str, dataset, out_path: str) ->
         m.emotion_controller.train()
 
     def sample(m):
-        m.config.emotion_trained, m.supports_emotion = True, True
+        m.config, m.supports_emotion = replace(m.config, emotion_trained=True), True
         try:
             return sample_figure(m, dataset, labelled, EmotionCondition.from_label(dataset.clips[labelled]["emotion"]))
         finally:
-            m.config.emotion_trained, m.supports_emotion = False, False
+            m.config, m.supports_emotion = replace(m.config, emotion_trained=False), False
 
     job = TrainingJob(
         name="stage2", model=model, trainable=trainable, config=config, stage=config.stage2, out_path=out_path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -35,23 +35,6 @@ class WindowConditions:
     source_motion: torch.Tensor
     emotion: torch.Tensor | None = None
     use_start: torch.Tensor | None = None
-
-
-class FlatConfig:
-    """Mixin for a flat config dataclass stored as JSON in model files; ``label`` names the family in errors."""
-
-    label = "motion model"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.label} config fields {unknown}; the file needs a newer version of the pack")
-        return cls(**values)
 
 
 class MotionModel(ParameterPlacement, nn.Module):

@@ -19,17 +19,16 @@ from torch import nn
 from ..normalization import TemplateNormalizer
 from ..postprocess import anchor_to_first_frame
 from ..schedulers import NoiseSchedule
-from .base import FlatConfig, MotionModel, WindowConditions
+from ...config import Config
+from .base import MotionModel, WindowConditions
 from .embeddings import sinusoid_table
 
 POSITIONAL_ENCODINGS = ("released", "fixed")
 SCHEDULE_BUFFERS = ("betas", "alphas", "alpha_bars", "sigmas_flex", "sigmas_inflex")
 
 
-@dataclass
-class JoyVASAConfig(FlatConfig):
-    label = "JoyVASA"
-
+@dataclass(frozen=True)
+class JoyVASAConfig(Config):
     motion_dim: int = 70
     window: int = 100               # n_motions
     num_prev: int = 25              # n_prev_motions

@@ -27,7 +27,8 @@ from torch import nn
 from ..conditions import NULL_EMOTION, NUM_EMOTION_TOKENS
 from ..normalization import AdaptiveNormalizer
 from ..schedulers import NoiseSchedule
-from .base import FlatConfig, MotionModel, WindowConditions
+from ...config import Config
+from .base import MotionModel, WindowConditions
 from .conformer import ConformerBlock, TransformerBlock
 from .embeddings import sinusoid_table, timestep_features
 
@@ -35,11 +36,9 @@ MOTION_DIM = 70
 IDENTITY_DIM = 63 + 70
 
 
-@dataclass
-class PlaymateConfig(FlatConfig):
+@dataclass(frozen=True)
+class PlaymateConfig(Config):
     """Hyper-parameters of a Playmate motion model (stored in the checkpoint's metadata)."""
-
-    label = "Playmate"
 
     audio_dim: int = 768            # features per frame from the audio encoder
     audio_encoder: str = "wav2vec2"  # encoder family the features must come from
@@ -95,7 +94,6 @@ class PlaymateMotionModel(MotionModel):
 
     def __init__(self, config: PlaymateConfig, normalizer: AdaptiveNormalizer | None = None):
         super().__init__()
-        config.validate()
         self.config = config
         self.fps, self.window, self.num_prev, self.overlap = config.fps, config.window, config.num_prev, config.overlap
         self.audio_dim, self.audio_encoder = config.audio_dim, config.audio_encoder
