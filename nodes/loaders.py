@@ -12,6 +12,7 @@ from playmate_core.implicit.renderer import load_renderer
 
 from . import host
 from .model_cache import ModelCache, file_identity
+from .spec import boolean, choice, mappings, node
 
 _renderers = ModelCache()
 
@@ -27,7 +28,8 @@ def _fetch_missing(missing: dict[str, str]) -> None:
     public = {n: PUBLIC_CHOICES.get(rel) for n, rel in missing.items()}
     unknown = [rel for n, rel in missing.items() if public[n] is None or public[n][0] != n]
     if unknown:
-        raise FileNotFoundError(f"LivePortrait file(s) not found in any models/liveportrait folder: {', '.join(unknown)}")
+        raise FileNotFoundError("LivePortrait file(s) not found in any models/liveportrait folder: "
+                                f"{', '.join(unknown)}")
     by_folder: dict[str, list] = {}
     for _, remote, subfolder in public.values():
         by_folder.setdefault(os.path.join(root, subfolder) if subfolder else root, []).append(remote)
@@ -39,27 +41,33 @@ def _fetch_missing(missing: dict[str, str]) -> None:
             raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
 
 
+SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safetensors, the official .pth, or a Playmate "
+                "renderer file (which holds all five).")
+
+
+@node(
+    display="Load LivePortrait (Playmate)", category="Playmate/loaders", function="load",
+    required={
+        **{name: choice(_liveportrait_choices, LIVEPORTRAIT_FILES[name].name, SLOT_TOOLTIP.format(name))
+           for name in NETWORKS},
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on "
+                                                "recent CPUs (small accuracy cost)."),
+        "device": choice(DEVICES, "auto", "auto: the device ComfyUI computes on."),
+        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: faster with bf16 on CPU and "
+                                        "fp16 on GPU."),
+    },
+    optional={
+        "species": choice(["auto", *SPECIES], "auto", "Which LivePortrait set this is. auto: animal when the four base "
+                                                      "networks come from an animal folder (Kijai's animal/, the "
+                                                      "official liveportrait_animals/) or a Playmate file that says "
+                                                      "so, else human. The animal set drives the motion with the "
+                                                      "official animal settings."),
+    },
+    outputs={"renderer": "PLAYMATE_RENDERER"},
+)
 class PlaymateLoadLivePortrait:
-    """Loads the five LivePortrait networks (the renderer of the 3D implicit keypoint space)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        choices = _liveportrait_choices()
-        slot = "LivePortrait {} file from models/liveportrait: Kijai's .safetensors, the official .pth, or a Playmate renderer file (which holds all five)."
-        inputs = {
-            name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
-        }
-        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
-        inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
-        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
-        species = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
-        return {"required": inputs, "optional": species}
-
-    RETURN_TYPES = ("PLAYMATE_RENDERER",)
-    RETURN_NAMES = ("renderer",)
-    FUNCTION = "load"
-    CATEGORY = "Playmate/loaders"
-    DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
+    """Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and
+    stitching/retargeting MLPs. Missing public files are downloaded when there is internet."""
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
              stitching_retargeting_module, precision, device, channels_last, species="auto"):
@@ -78,5 +86,4 @@ class PlaymateLoadLivePortrait:
         return (renderer,)
 
 
-NODE_CLASS_MAPPINGS = {"PlaymateLoadLivePortrait": PlaymateLoadLivePortrait}
-NODE_DISPLAY_NAME_MAPPINGS = {"PlaymateLoadLivePortrait": "Load LivePortrait (Playmate)"}
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymateLoadLivePortrait)
