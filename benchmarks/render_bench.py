@@ -96,7 +96,8 @@ def accuracy_vs_fp32(precision: str, channels_last: bool) -> float | None:
         folder = write_kijai_layout(golden_official_states(), Path(tmp))
         full = load_renderer(str(folder))
         with torch.inference_mode():
-            inputs = (full.extract_appearance(golden["input.source_image"]), golden["derived.x_s"], golden["e2e.x_d_final"])
+            inputs = (full.extract_appearance(golden["input.source_image"]), golden["derived.x_s"],
+                      golden["e2e.x_d_final"])
         reference = full.render(*inputs)
         lowered = load_renderer(str(folder), dtype=dtype, channels_last=channels_last).render(*inputs)
     return float((lowered - reference).norm() / reference.norm())
@@ -134,7 +135,8 @@ def run_e2e(device_name: str, precision: str, channels_last: bool, config: str, 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if output == "video":
-            render_video(renderer, source, MotionSequence(motion, fps), options, Compositor(), os.path.join(tmp, "b.mp4"),
+            render_video(renderer, source, MotionSequence(motion, fps), options, Compositor(),
+                         os.path.join(tmp, "b.mp4"),
                          audio=audio)
         else:
             render_images(renderer, source, MotionSequence(motion, fps), options, Compositor())
@@ -150,10 +152,10 @@ def run_e2e(device_name: str, precision: str, channels_last: bool, config: str, 
 
 def _format_e2e(row: dict) -> str:
     return (
-        f"{row['device']:5s} | {row['config']:8s} | {row['precision']:22s} | {row['output']:6s} | batch {row['batch']:2d}"
-        f" | {row['seconds']:5.1f} s = {row['frames']:5d} frames | {row['fps']:7.2f} frames/s"
-        f" | RSS before {row['rss_before_gib']:.2f} GiB, peak {row['peak_rss_gib']:.2f} GiB"
-        f" (+{(row['peak_rss_gib'] - row['rss_before_gib']) * 1024:.0f} MiB)"
+        f"{row['device']:5s} | {row['config']:8s} | {row['precision']:22s} | {row['output']:6s} | batch "
+        f"{row['batch']:2d} | {row['seconds']:5.1f} s = {row['frames']:5d} frames | {row['fps']:7.2f} "
+        f"frames/s | RSS before {row['rss_before_gib']:.2f} GiB, peak {row['peak_rss_gib']:.2f} GiB "
+        f"(+{(row['peak_rss_gib'] - row['rss_before_gib']) * 1024:.0f} MiB)"
     )
 
 
@@ -217,9 +219,9 @@ def _format(row: dict) -> str:
     gpu = f" | gpu peak {row['peak_gpu_gib']:.2f} GiB" if row["peak_gpu_gib"] is not None else ""
     acc = f" | frame rel L2 vs fp32 {row['rel_l2_vs_fp32']:.1e}" if row.get("rel_l2_vs_fp32") is not None else ""
     return (
-        f"{row['device']:5s} | {row['precision']:22s} | batch {row['batch']:2d} | warp+decode {row['render_s_per_frame'] * 1000:9.1f} ms/frame"
-        f" | appearance {row['appearance_s_per_image'] * 1000:7.1f} ms | motion {row['motion_s_per_image'] * 1000:7.1f} ms"
-        f" | peak RSS {row['peak_rss_gib']:.2f} GiB{gpu}{acc}"
+        f"{row['device']:5s} | {row['precision']:22s} | batch {row['batch']:2d} | warp+decode "
+        f"{row['render_s_per_frame'] * 1000:9.1f} ms/frame | appearance {row['appearance_s_per_image'] * 1000:7.1f} "
+        f"ms | motion {row['motion_s_per_image'] * 1000:7.1f} ms | peak RSS {row['peak_rss_gib']:.2f} GiB{gpu}{acc}"
     )
 
 

@@ -28,8 +28,8 @@ def _convert_liveportrait_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="output .safetensors path (all five networks, config in the metadata)")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="weight precision to store")
     parser.add_argument("--species", choices=["auto", "human", "animal"], default="auto",
-                        help="which LivePortrait set, stored in the metadata; auto: animal when the set is in an animal "
-                             "folder (Kijai's animal/, the official liveportrait_animals/), else human")
+                        help="which LivePortrait set, stored in the metadata; auto: animal when the set is in "
+                             "an animal folder (Kijai's animal/, the official liveportrait_animals/), else human")
 
 
 def _convert_liveportrait(args: argparse.Namespace) -> int:
