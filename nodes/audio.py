@@ -90,11 +90,11 @@ class NoEmbeddedEncoder:
     required={
         "encoder_name": choice(encoder_choices, next(iter(PUBLIC_ENCODERS)), (
             "For Playmate motion models: the encoder the model was trained with (a Hugging Face "
-            "folder with config.json + model.safetensors or pytorch_model.bin, or a single weights "
-            "file in models/audio_encoders). wav2vec2-base-960h and chinese-hubert-base are "
-            "downloaded on first use when there is internet. JoyVASA does not use this node.")),
-        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. fp32 gives the reference "
-                                                "features."),
+            "folder with config.json + model.safetensors or pytorch_model.bin, or a single "
+            "weights file in models/audio_encoders). wav2vec2-base-960h and chinese-hubert-base "
+            "are downloaded on first use when there is internet. JoyVASA does not use this node.")),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. "
+                                                "fp32 gives the reference features."),
         "device": choice(DEVICES, "auto", "auto: the device ComfyUI computes on."),
         "input_normalization": choice(NORMALIZATION, "auto", (
             "Scale each clip to zero mean, unit variance before encoding. auto = the model's "
@@ -136,9 +136,9 @@ class PlaymateLoadAudioEncoder:
         "layer": integer(-1, -1, 48,
                          "Encoder hidden state to use: -1 = last layer, 0 = transformer input, k = layer k."),
         "chunk_seconds": real(30.0, 0.0, 600.0, 1.0, (
-            "Long audio is encoded in chunks of this length, each with 5 s of context on each side and "
-            "cross-faded at the seams, so memory stays flat; 0 = the whole clip at once. JoyVASA's "
-            "embedded encoder always uses its own 4 s windows.")),
+            "Long audio is encoded in chunks of this length, each with 5 s of context on "
+            "each side and cross-faded at the seams, so memory stays flat; 0 = the whole "
+            "clip at once. JoyVASA's embedded encoder always uses its own 4 s windows.")),
     },
     optional={
         "audio_encoder_output": link("AUDIO_ENCODER_OUTPUT", (
@@ -156,8 +156,8 @@ class PlaymateEncodeAudio:
         if isinstance(encoder, NoEmbeddedEncoder):
             raise ValueError(f"encoder: {encoder.message}")
         if not isinstance(encoder, AudioEncoder):
-            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER (Load Motion Model's audio_encoder output for "
-                            f"JoyVASA, Load Audio Encoder for Playmate models), got {type(encoder).__name__}")
+            raise TypeError("encoder: expected a PLAYMATE_AUDIO_ENCODER (Load Motion Model's audio_encoder output "
+                            f"for JoyVASA, Load Audio Encoder for Playmate models), got {type(encoder).__name__}")
         if audio_encoder_output is not None:
             features = features_from_encoder_output(audio_encoder_output, audio, encoder, fps, layer)
         else:

@@ -14,8 +14,8 @@ from .spec import choice, link, mappings, node, real, text
     display="Emotion (Playmate)", category="Playmate/motion", function="build",
     required={
         "label": choice(USER_LABELS, "neutral", (
-            "The emotion of the whole clip (outside the schedule's ranges), for a trained emotion controller. "
-            "Keep neutral with JoyVASA (reference photos carry the emotion there).")),
+            "The emotion of the whole clip (outside the schedule's ranges), for a trained emotion "
+            "controller. Keep neutral with JoyVASA (reference photos carry the emotion there).")),
         "emotion_scale": real(1.5, 0.0, 10.0, 0.05, (
             "The emotion strength (it overrides the sampler's emotion_cfg): 0 = no emotion. Trained controller: "
             "guidance w_e, 1 = plain conditional, higher = stronger expression at some cost to lip sync (the paper "
@@ -25,21 +25,21 @@ from .spec import choice, link, mappings, node, real, text
         "blend_amount": real(0.5, 0.0, 1.0, 0.05, (
             "Share of blend_with: (1 - amount) * label + amount * blend_with. Ignored when blend_with is none.")),
         "schedule": text("", (
-            "Optional: one range per line '<start_s> <end_s> <label>' (or 'start-end: label'; '#' comments). A "
-            "label may be a blend 'happy+sad@0.3', a reference photo 'ref2' or 'ref1+neutral@0.5'. Times outside "
-            "every range use the label above (and ref1)."), multiline=True),
+            "Optional: one range per line '<start_s> <end_s> <label>' (or 'start-end: label'; "
+            "'#' comments). A label may be a blend 'happy+sad@0.3', a reference photo 'ref2' "
+            "or 'ref1+neutral@0.5'. Times outside every range use the label above (and ref1)."), multiline=True),
     },
     optional={
         "renderer": link("PLAYMATE_RENDERER", (
-            "The LivePortrait networks (Load LivePortrait): needed with 'reference', its motion extractor reads the "
-            "references' expressions.")),
+            "The LivePortrait networks (Load LivePortrait): needed with "
+            "'reference', its motion extractor reads the references' expressions.")),
         "reference": link("IMAGE", (
-            "Photo(s) of a face showing the wanted expression (any person; the same person as the portrait "
-            "transfers best). A batch gives ref1, ref2, ... for the schedule; ref1 applies outside its ranges. The "
-            "largest face of each photo is used.")),
+            "Photo(s) of a face showing the wanted expression (any person; the same person as "
+            "the portrait transfers best). A batch gives ref1, ref2, ... for the schedule; "
+            "ref1 applies outside its ranges. The largest face of each photo is used.")),
         "lip_weight": real(0.0, 0.0, 1.0, 0.05, (
-            "Share of the reference expression on the lip keypoints: 0 = the lips follow only the speech (keep "
-            "lips), 1 = the reference's mouth shape is added too.")),
+            "Share of the reference expression on the lip keypoints: 0 = the lips follow "
+            "only the speech (keep lips), 1 = the reference's mouth shape is added too.")),
     },
     outputs={"emotion": "PLAYMATE_EMOTION"},
 )

@@ -28,8 +28,8 @@ def _fetch_missing(missing: dict[str, str]) -> None:
     public = {n: PUBLIC_CHOICES.get(rel) for n, rel in missing.items()}
     unknown = [rel for n, rel in missing.items() if public[n] is None or public[n][0] != n]
     if unknown:
-        raise FileNotFoundError("LivePortrait file(s) not found in any models/liveportrait folder: "
-                                f"{', '.join(unknown)}")
+        raise FileNotFoundError("LivePortrait file(s) not found in any "
+                                f"models/liveportrait folder: {', '.join(unknown)}")
     by_folder: dict[str, list] = {}
     for _, remote, subfolder in public.values():
         by_folder.setdefault(os.path.join(root, subfolder) if subfolder else root, []).append(remote)
@@ -41,8 +41,8 @@ def _fetch_missing(missing: dict[str, str]) -> None:
             raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
 
 
-SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safetensors, the official .pth, or a Playmate "
-                "renderer file (which holds all five).")
+SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safetensors, "
+                "the official .pth, or a Playmate renderer file (which holds all five).")
 
 
 @node(
@@ -50,18 +50,18 @@ SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safeten
     required={
         **{name: choice(_liveportrait_choices, LIVEPORTRAIT_FILES[name].name, SLOT_TOOLTIP.format(name))
            for name in NETWORKS},
-        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on "
-                                                "recent CPUs (small accuracy cost)."),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x "
+                                                "faster than fp32 on recent CPUs (small accuracy cost)."),
         "device": choice(DEVICES, "auto", "auto: the device ComfyUI computes on."),
-        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: faster with bf16 on CPU and "
-                                        "fp16 on GPU."),
+        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: "
+                                        "faster with bf16 on CPU and fp16 on GPU."),
     },
     optional={
-        "species": choice(["auto", *SPECIES], "auto", "Which LivePortrait set this is. auto: animal when the four base "
-                                                      "networks come from an animal folder (Kijai's animal/, the "
-                                                      "official liveportrait_animals/) or a Playmate file that says "
-                                                      "so, else human. The animal set drives the motion with the "
-                                                      "official animal settings."),
+        "species": choice(["auto", *SPECIES], "auto", "Which LivePortrait set this is. auto: animal when the "
+                                                      "four base networks come from an animal folder (Kijai's "
+                                                      "animal/, the official liveportrait_animals/) or a "
+                                                      "Playmate file that says so, else human. The animal set "
+                                                      "drives the motion with the official animal settings."),
     },
     outputs={"renderer": "PLAYMATE_RENDERER"},
 )

@@ -27,10 +27,9 @@ _models = ModelCache()
 CATEGORY = "Playmate/motion"
 
 
-TRAIN_HINT = ("Playmate publishes no weights: train them with this pack (`python -m playmate_core train stage1` writes "
-              f"{PLAYMATE_STAGE1_NAME}, `train stage2` writes {PLAYMATE_EMOTION_NAME}; see the README's training "
-              "guide) "
-              "and put them in that folder.")
+TRAIN_HINT = ("Playmate publishes no weights: train them with this pack (`python -m playmate_core "
+              f"train stage1` writes {PLAYMATE_STAGE1_NAME}, `train stage2` writes "
+              f"{PLAYMATE_EMOTION_NAME}; see the README's training guide) and put them in that folder.")
 
 
 def _motion_files(stage: str, *public_names: str, extensions=None) -> list[str]:
@@ -58,14 +57,14 @@ def _emotion_choices() -> list[str]:
     required={
         "model_name": choice(_stage1_files, JOYVASA_PUBLIC_NAME, "Motion-model file in models/playmate."),
         "device": choice(DEVICES, "auto", "Where the model runs; auto = the host's compute device."),
-        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. "
-                                                "The motion statistics always stay fp32."),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on "
+                                                "recent CPUs. The motion statistics always stay fp32."),
         "joyvasa_positional_encoding": choice(POSITIONAL_ENCODINGS, "released",
-            "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as "
-            "they were trained); 'fixed' is JoyVASA's later per-position encoding."),
+            "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant "
+            "positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."),
         "emotion_model": choice(_emotion_choices, "none",
-            "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on "
-            "the model_name file; none = no emotion control."),
+            "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from "
+            "`train stage2`) trained on the model_name file; none = no emotion control."),
     },
     outputs={"motion_model": "PLAYMATE_MOTION_MODEL", "audio_encoder": "PLAYMATE_AUDIO_ENCODER"},
 )
@@ -79,8 +78,8 @@ class PlaymateLoadMotionModel:
         path = host.resolve_model_path("playmate", model_name)
         if path is None:
             raise FileNotFoundError(
-                f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}. JoyVASA's public "
-                f"generator: download {JOYVASA_URL}/motion_generator/{JOYVASA_PUBLIC_NAME} and "
+                f"motion model '{model_name}' is not in {host.default_model_folder('playmate')}. JoyVASA's "
+                f"public generator: download {JOYVASA_URL}/motion_generator/{JOYVASA_PUBLIC_NAME} and "
                 f"{JOYVASA_URL}/motion_template/motion_template.pkl into that folder. {TRAIN_HINT}"
             )
         emotion_path = None
@@ -101,13 +100,13 @@ class PlaymateLoadMotionModel:
 def _no_embedded_encoder(model) -> NoEmbeddedEncoder:
     if model.family == "joyvasa":
         return NoEmbeddedEncoder(
-            f"{model_label(model)} carries no embedded HuBERT (converted by an older version of the pack): convert the "
-            f"released {JOYVASA_PUBLIC_NAME} again (`python -m playmate_core convert-joyvasa`), or load the released "
-            "file itself")
+            f"{model_label(model)} carries no embedded HuBERT (converted by an older "
+            f"version of the pack): convert the released {JOYVASA_PUBLIC_NAME} again "
+            "(`python -m playmate_core convert-joyvasa`), or load the released file itself")
     stock = ENCODER_BY_FAMILY.get(model.audio_encoder.split("-")[0], model.audio_encoder)
     return NoEmbeddedEncoder(
-        f"{model_label(model)} carries no audio encoder (only JoyVASA files do): connect Load Audio Encoder (Playmate) "
-        f"with the encoder it was trained with ({stock}) to Encode Audio's encoder input instead")
+        f"{model_label(model)} carries no audio encoder (only JoyVASA files do): connect Load Audio Encoder "
+        f"(Playmate) with the encoder it was trained with ({stock}) to Encode Audio's encoder input instead")
 
 
 @node(
@@ -115,32 +114,32 @@ def _no_embedded_encoder(model) -> NoEmbeddedEncoder:
     required={
         "model": link("PLAYMATE_MOTION_MODEL", "From Load Motion Model."),
         "source": link("PLAYMATE_SOURCE", "The portrait's keypoints and motion (Extract Keypoints)."),
-        "audio_features": link("PLAYMATE_AUDIO_FEATURES", "Per-frame audio features (Encode Audio) from the encoder "
-                                                          "the model was trained with, at its fps."),
-        "steps": integer(0, 0, 1000, "Denoising steps per window; 0 = the model's own (JoyVASA: 50 ancestral steps as "
-                                     "released; Playmate: 25 DDIM steps), shown in the log."),
-        "audio_cfg": real(-1.0, -1.0, 10.0, 0.05, "Audio guidance w_a: 0 ignores the audio, 1 plain conditional, above "
-                                                  "1 follows the audio more strongly; -1 = the model's own (JoyVASA: "
-                                                  "4.0 as its app sends, its CLI uses 2.8; Playmate: 1.5), shown in "
-                                                  "the log."),
-        "emotion_cfg": real(1.5, 0.0, 10.0, 0.05, "Default emotion strength for an emotion input without a strength of "
-                                                  "its own. The Emotion node always brings its own (emotion_scale), "
-                                                  "which overrides this value; without an emotion input it has no "
-                                                  "effect."),
+        "audio_features": link("PLAYMATE_AUDIO_FEATURES", "Per-frame audio features (Encode Audio) from the "
+                                                          "encoder the model was trained with, at its fps."),
+        "steps": integer(0, 0, 1000, "Denoising steps per window; 0 = the model's own (JoyVASA: 50 ancestral "
+                                     "steps as released; Playmate: 25 DDIM steps), shown in the log."),
+        "audio_cfg": real(-1.0, -1.0, 10.0, 0.05, "Audio guidance w_a: 0 ignores the audio, 1 plain "
+                                                  "conditional, above 1 follows the audio more strongly; "
+                                                  "-1 = the model's own (JoyVASA: 4.0 as its app sends, "
+                                                  "its CLI uses 2.8; Playmate: 1.5), shown in the log."),
+        "emotion_cfg": real(1.5, 0.0, 10.0, 0.05, "Default emotion strength for an emotion input without "
+                                                  "a strength of its own. The Emotion node always brings "
+                                                  "its own (emotion_scale), which overrides this value; "
+                                                  "without an emotion input it has no effect."),
         "seed": integer(0, 0, MAX_SEED, "Same seed and inputs give the same motion.", control_after_generate=True),
-        "pose_smoothing": real(0.2, 0.0, 1.0, 0.05, "Smooths the generated head pose (not the lips) for the render's "
-                                                    "pack motion mode: a centred Gaussian of up to 0.5 s at 1.0; 0 = "
-                                                    "off. The official JoyVASA modes (app, cli, animal: the default "
-                                                    "for JoyVASA) use its own EMA instead."),
+        "pose_smoothing": real(0.2, 0.0, 1.0, 0.05, "Smooths the generated head pose (not the lips) for the "
+                                                    "render's pack motion mode: a centred Gaussian of up to 0.5 "
+                                                    "s at 1.0; 0 = off. The official JoyVASA modes (app, cli, "
+                                                    "animal: the default for JoyVASA) use its own EMA instead."),
     },
     optional={
-        "emotion": link("PLAYMATE_EMOTION", "Emotion over time (Emotion node): labels need a Playmate model trained "
-                                            "with emotion control; reference photos work with every model."),
-        "pose": link("PLAYMATE_POSE", "Head pose per frame, e.g. from a driving video: replaces the generated angles "
-                                      "and translation; lips still follow the audio."),
-        "sampler": choice(SAMPLERS, "auto", "auto = the model's own (Playmate: ddim, JoyVASA: ddpm, i.e. its released "
-                                            "ancestral sampler). ddim is deterministic given the start noise; ddpm "
-                                            "adds noise every step."),
+        "emotion": link("PLAYMATE_EMOTION", "Emotion over time (Emotion node): labels need a Playmate model "
+                                            "trained with emotion control; reference photos work with every model."),
+        "pose": link("PLAYMATE_POSE", "Head pose per frame, e.g. from a driving video: replaces the "
+                                      "generated angles and translation; lips still follow the audio."),
+        "sampler": choice(SAMPLERS, "auto", "auto = the model's own (Playmate: ddim, JoyVASA: ddpm, i.e. "
+                                            "its released ancestral sampler). ddim is deterministic "
+                                            "given the start noise; ddpm adds noise every step."),
     },
     outputs={"motion": "PLAYMATE_MOTION"},
 )
@@ -175,8 +174,8 @@ class PlaymatePlotMotion:
     emotion's reference expression offset included."""
     def plot(self, motion, width, height, batch_index):
         if batch_index >= motion.motion.shape[0]:
-            raise ValueError(f"batch_index {batch_index} is out of range: the motion holds {motion.motion.shape[0]} "
-                             "sequence(s)")
+            raise ValueError(f"batch_index {batch_index} is out of range: the "
+                             f"motion holds {motion.motion.shape[0]} sequence(s)")
         return (plot_motion(motion.with_offset()[batch_index], motion.fps, int(width), int(height)),)
 
 

@@ -30,42 +30,42 @@ def _detector(model: str) -> MediaPipeFaceDetector:
 @node(
     display="Load Portrait (Playmate)", category="Playmate", function="load",
     required={
-        "image": link("IMAGE", "The portrait photo(s). A batch gives a batch of portraits (one face each). RGBA drops "
-                               "its alpha; grayscale becomes RGB. Sides from 64 to 4096 px."),
-        "face_index": integer(0, 0, 63, "Which face when there are several, by size: 0 = the largest, 1 = the second "
-                                        "largest, ..."),
-        "crop_scale": real(2.3, 1.5, 4.0, 0.05, "Crop side / face size (LivePortrait: 2.3). Larger shows more hair and "
-                                                "shoulders with a smaller face."),
-        "offset_x": real(0.0, -0.5, 0.5, 0.005, "Moves the crop window along the eye line, in crop sides (> 0: to the "
-                                                "right in an upright photo)."),
-        "offset_y": real(-0.125, -0.5, 0.5, 0.005, "Moves the crop window along the face axis, in crop sides (< 0: up, "
-                                                   "more forehead; LivePortrait: -0.125)."),
-        "rotate": boolean(True, "Level the eye line in the crop (LivePortrait's default). Off keeps the photo's "
-                                "orientation."),
-        "detector": choice(DETECTORS, "auto", "auto: the short-range face detector, then the full-range one too where "
-                                              "it finds fewer faces than face_index asks for or small faces (the one "
-                                              "that finds more wins). short_range finds faces down to ~13% of the "
-                                              "image side, full_range down to ~7%."),
+        "image": link("IMAGE", "The portrait photo(s). A batch gives a batch of portraits (one face each). "
+                               "RGBA drops its alpha; grayscale becomes RGB. Sides from 64 to 4096 px."),
+        "face_index": integer(0, 0, 63, "Which face when there are several, by size: "
+                                        "0 = the largest, 1 = the second largest, ..."),
+        "crop_scale": real(2.3, 1.5, 4.0, 0.05, "Crop side / face size (LivePortrait: 2.3). Larger "
+                                                "shows more hair and shoulders with a smaller face."),
+        "offset_x": real(0.0, -0.5, 0.5, 0.005, "Moves the crop window along the eye line, in crop "
+                                                "sides (> 0: to the right in an upright photo)."),
+        "offset_y": real(-0.125, -0.5, 0.5, 0.005, "Moves the crop window along the face axis, in crop "
+                                                   "sides (< 0: up, more forehead; LivePortrait: -0.125)."),
+        "rotate": boolean(True, "Level the eye line in the crop (LivePortrait's "
+                                "default). Off keeps the photo's orientation."),
+        "detector": choice(DETECTORS, "auto", "auto: the short-range face detector, then the full-range one "
+                                              "too where it finds fewer faces than face_index asks for or "
+                                              "small faces (the one that finds more wins). short_range finds "
+                                              "faces down to ~13% of the image side, full_range down to ~7%."),
     },
     optional={
-        "crop_mode": choice(CROP_MODES, "face", "face: detect a human face and crop around it (the settings above). "
-                                                "whole image: no detector, the whole photo resized to the network's "
-                                                "256x256 (the official animal path). box: no detector, the box below "
-                                                "(or the mask's bounding box) resized to 256x256. Without face "
-                                                "landmarks, eye/lip retargeting is unavailable."),
-        "letterbox": boolean(False, "whole image / box: keep the aspect ratio by centring the region in a square of "
-                                    "its longer side (black where the square leaves the photo). Off: the region is "
-                                    "stretched to the square, as the official animal path does (paste-back undoes the "
-                                    "stretch)."),
-        "box_x0": integer(0, 0, 4096, "box mode: left edge of the crop box, in photo pixels (the first column "
-                                      "inside)."),
+        "crop_mode": choice(CROP_MODES, "face", "face: detect a human face and crop around it (the settings "
+                                                "above). whole image: no detector, the whole photo resized to the "
+                                                "network's 256x256 (the official animal path). box: no detector, "
+                                                "the box below (or the mask's bounding box) resized to 256x256. "
+                                                "Without face landmarks, eye/lip retargeting is unavailable."),
+        "letterbox": boolean(False, "whole image / box: keep the aspect ratio by centring the region "
+                                    "in a square of its longer side (black where the square leaves "
+                                    "the photo). Off: the region is stretched to the square, as the "
+                                    "official animal path does (paste-back undoes the stretch)."),
+        "box_x0": integer(0, 0, 4096, "box mode: left edge of the crop box, in "
+                                      "photo pixels (the first column inside)."),
         "box_y0": integer(0, 0, 4096, "box mode: top edge of the crop box, in photo pixels (the first row inside)."),
-        "box_x1": integer(0, 0, 4096, "box mode: right edge, in photo pixels (exclusive: the box covers columns box_x0 "
-                                      f"to box_x1 - 1). At least {MIN_BOX_SIDE} px wide."),
-        "box_y1": integer(0, 0, 4096, f"box mode: bottom edge, in photo pixels (exclusive). At least {MIN_BOX_SIDE} px "
-                                      "high."),
-        "mask": link("MASK", "box mode: the crop is the bounding box of the mask's pixels >= 0.5 (replaces the box "
-                             "numbers). One mask for every image, or one per image."),
+        "box_x1": integer(0, 0, 4096, "box mode: right edge, in photo pixels (exclusive: the box covers "
+                                      f"columns box_x0 to box_x1 - 1). At least {MIN_BOX_SIDE} px wide."),
+        "box_y1": integer(0, 0, 4096, "box mode: bottom edge, in photo pixels "
+                                      f"(exclusive). At least {MIN_BOX_SIDE} px high."),
+        "mask": link("MASK", "box mode: the crop is the bounding box of the mask's pixels >= 0.5 "
+                             "(replaces the box numbers). One mask for every image, or one per image."),
     },
     outputs={"portrait": "PLAYMATE_PORTRAIT", "crop": "IMAGE", "face_mask": "MASK"},
 )
@@ -78,8 +78,8 @@ class PlaymateLoadPortrait:
              letterbox=False, box_x0=0, box_y0=0, box_x1=0, box_y1=0, mask=None):
         if crop_mode == "face":
             if mask is not None:
-                raise ValueError("a mask is connected but crop_mode is 'face': set crop_mode to 'box' to crop the "
-                                 "mask's bounding box, or disconnect the mask")
+                raise ValueError("a mask is connected but crop_mode is 'face': set crop_mode to "
+                                 "'box' to crop the mask's bounding box, or disconnect the mask")
             config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y),
                                 rotate=bool(rotate))
             total = int(image.shape[0]) if isinstance(image, torch.Tensor) and image.dim() == 4 else 1

@@ -20,30 +20,30 @@ log = logging.getLogger(__name__)
 @node(
     display="Pose From Video (Playmate)", category="Playmate", function="estimate",
     required={
-        "renderer": link("PLAYMATE_RENDERER", "The LivePortrait networks (Load LivePortrait): its motion extractor "
-                                              "measures the head pose."),
-        "detector": choice(DETECTORS, "auto", "Face detector for the driving frames (as in Load Portrait). The largest "
-                                              "face of each frame is used."),
-        "smoothing": real(0.3, 0.0, 1.0, 0.05, "Smooths the pose over time: a centred Gaussian (no lag) of up to 0.5 s "
-                                               "at 1.0; 0 = raw per-frame pose."),
-        "length_policy": choice(LENGTH_POLICIES, "loop", "When the driving video is shorter than the audio: loop it, "
-                                                         "play it back and forth (ping_pong), hold its last pose, or "
-                                                         "trim (keep the video's length; the sampler then holds the "
-                                                         "last pose). A longer video is cut to the audio."),
-        "fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the pose when no audio_features are connected (with them, "
-                                           "theirs is used)."),
+        "renderer": link("PLAYMATE_RENDERER", "The LivePortrait networks (Load LivePortrait): "
+                                              "its motion extractor measures the head pose."),
+        "detector": choice(DETECTORS, "auto", "Face detector for the driving frames (as in Load "
+                                              "Portrait). The largest face of each frame is used."),
+        "smoothing": real(0.3, 0.0, 1.0, 0.05, "Smooths the pose over time: a centred Gaussian (no "
+                                               "lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."),
+        "length_policy": choice(LENGTH_POLICIES, "loop", "When the driving video is shorter than the audio: loop "
+                                                         "it, play it back and forth (ping_pong), hold its last "
+                                                         "pose, or trim (keep the video's length; the sampler then "
+                                                         "holds the last pose). A longer video is cut to the audio."),
+        "fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the pose when no audio_features "
+                                           "are connected (with them, theirs is used)."),
         "images_fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the images input (a VIDEO input carries its own)."),
     },
     optional={
-        "video": link("VIDEO", "The driving video (Load Video). It is decoded frame by frame and downscaled, never "
-                               "loaded whole."),
-        "images": link("IMAGE", "Driving frames as an IMAGE batch instead of a video (from any loader), at "
-                                "images_fps."),
-        "audio_features": link("PLAYMATE_AUDIO_FEATURES", "The encoded audio the motion is generated from: the pose "
-                                                          "gets its frame rate and frame count."),
-        "expression": boolean(False, "Also take the face's expression from the video (brows, eyes, cheeks; relative to "
-                                     "its first frame): lips from the audio, everything else from the video. Off = "
-                                     "only the head pose."),
+        "video": link("VIDEO", "The driving video (Load Video). It is decoded "
+                               "frame by frame and downscaled, never loaded whole."),
+        "images": link("IMAGE", "Driving frames as an IMAGE batch instead of "
+                                "a video (from any loader), at images_fps."),
+        "audio_features": link("PLAYMATE_AUDIO_FEATURES", "The encoded audio the motion is generated from: "
+                                                          "the pose gets its frame rate and frame count."),
+        "expression": boolean(False, "Also take the face's expression from the video (brows, eyes, "
+                                     "cheeks; relative to its first frame): lips from the audio, "
+                                     "everything else from the video. Off = only the head pose."),
     },
     outputs={"pose": "PLAYMATE_POSE", "pose_curves": "IMAGE", "report": "STRING"},
 )
@@ -56,8 +56,8 @@ class PlaymatePoseFromVideo:
     def estimate(self, renderer, detector, smoothing, length_policy, fps, images_fps, video=None, images=None,
                  audio_features=None, expression=False):
         if (video is None) == (images is None):
-            raise ValueError("connect the driving frames to exactly one input: 'video' (a VIDEO) or 'images' (an IMAGE "
-                             "batch)")
+            raise ValueError("connect the driving frames to exactly one input: "
+                             "'video' (a VIDEO) or 'images' (an IMAGE batch)")
         num_frames = None
         if audio_features is not None:
             if not isinstance(audio_features, AudioFeatures):

@@ -23,41 +23,41 @@ SILENCE_RATE = 16000
 
 RENDER_INPUTS = {
     "renderer": link("PLAYMATE_RENDERER", "The LivePortrait networks (Load LivePortrait)."),
-    "source": link("PLAYMATE_SOURCE", "The portrait in the implicit space (Extract Keypoints): appearance, keypoints, "
-                                      "pose, eye/lip openness."),
+    "source": link("PLAYMATE_SOURCE", "The portrait in the implicit space (Extract Keypoints): "
+                                      "appearance, keypoints, pose, eye/lip openness."),
     "motion": link("PLAYMATE_MOTION", "Motion per frame (Motion Sampler). Its fps is the video's fps."),
-    "batch_size": integer(8, 1, 256, "Frames rendered together. Memory grows with it, not with the clip length; lower "
-                                     "it if you run out of memory (on the GPU, out-of-memory chunks are retried in "
-                                     "halves)."),
-    "stitching": boolean(True, "Keep the face joined to the shoulders and the background (LivePortrait's stitching). "
-                               "Leave on unless you render the face alone."),
-    "eye_retargeting": boolean(False, "Shift the eye openness of every frame toward eye_open (LivePortrait's eye "
-                                      "retargeting). Needs a source from a Load Portrait output with crop_mode 'face' "
-                                      "(human face landmarks)."),
-    "eye_open": real(0.3, 0.0, 0.8, 0.01, "Target eye-open ratio (lid gap / eye width; about 0.3 is open, 0 closed). "
-                                          "Used when eye_retargeting is on."),
-    "lip_retargeting": boolean(False, "Shift the lip openness of every frame toward lip_open. With lip_open 0 it "
-                                      "closes a mouth that is open in the photo, so speech starts from a closed mouth "
-                                      "(LivePortrait's lip normalisation)."),
-    "lip_open": real(0.0, 0.0, 0.8, 0.01, "Target lip-open ratio (inner-lip gap / mouth width; 0 closed). Used when "
-                                          "lip_retargeting is on."),
-    "paste_back": boolean(True, "On: the face is pasted back into the original photo (needs the portrait input). Off: "
-                                "the 512x512 face crop."),
-    "feather": real(0.1, 0.0, 0.9, 0.01, "Width of the paste-back mask's soft edge, as a fraction of half the crop (0 "
-                                         "= hard edge)."),
+    "batch_size": integer(8, 1, 256, "Frames rendered together. Memory grows with it, not with "
+                                     "the clip length; lower it if you run out of memory (on "
+                                     "the GPU, out-of-memory chunks are retried in halves)."),
+    "stitching": boolean(True, "Keep the face joined to the shoulders and the background "
+                               "(LivePortrait's stitching). Leave on unless you render the face alone."),
+    "eye_retargeting": boolean(False, "Shift the eye openness of every frame toward eye_open "
+                                      "(LivePortrait's eye retargeting). Needs a source from a Load "
+                                      "Portrait output with crop_mode 'face' (human face landmarks)."),
+    "eye_open": real(0.3, 0.0, 0.8, 0.01, "Target eye-open ratio (lid gap / eye width; about 0.3 "
+                                          "is open, 0 closed). Used when eye_retargeting is on."),
+    "lip_retargeting": boolean(False, "Shift the lip openness of every frame toward lip_open. With "
+                                      "lip_open 0 it closes a mouth that is open in the photo, so speech "
+                                      "starts from a closed mouth (LivePortrait's lip normalisation)."),
+    "lip_open": real(0.0, 0.0, 0.8, 0.01, "Target lip-open ratio (inner-lip gap / mouth "
+                                          "width; 0 closed). Used when lip_retargeting is on."),
+    "paste_back": boolean(True, "On: the face is pasted back into the original photo "
+                                "(needs the portrait input). Off: the 512x512 face crop."),
+    "feather": real(0.1, 0.0, 0.9, 0.01, "Width of the paste-back mask's soft edge, as "
+                                         "a fraction of half the crop (0 = hard edge)."),
 }
 OPTIONAL_INPUTS = {
-    "portrait": link("PLAYMATE_PORTRAIT", "The portrait from Load Portrait: the photo and crop placement paste-back "
-                                          "needs."),
-    "audio": link("AUDIO", "The speech to go with the video; it is cut (or padded with silence) to exactly the "
-                           "rendered frames."),
+    "portrait": link("PLAYMATE_PORTRAIT", "The portrait from Load Portrait: the "
+                                          "photo and crop placement paste-back needs."),
+    "audio": link("AUDIO", "The speech to go with the video; it is cut (or "
+                           "padded with silence) to exactly the rendered frames."),
     "motion_mode": choice(MOTION_MODES, "auto", (
         "How the motion drives the face. app: the official JoyVASA Gradio app (EMA-smoothed pose, motion "
-        "relative to the photo, stitching, mouth closed first, LivePortrait's paste-back mask). cli: JoyVASA's "
-        "inference.py (lip shapes absolute, no stitching, motion x1.10). animal: JoyVASA's animal mode. pack: "
-        "this pack's livelier application (uses stitching, retargeting, feather and the sampler's "
-        "pose_smoothing). auto: app for JoyVASA, animal for an animal LivePortrait set, pack otherwise. "
-        "stitching, eye/lip retargeting and feather apply to pack only.")),
+        "relative to the photo, stitching, mouth closed first, LivePortrait's paste-back mask). cli: "
+        "JoyVASA's inference.py (lip shapes absolute, no stitching, motion x1.10). animal: JoyVASA's "
+        "animal mode. pack: this pack's livelier application (uses stitching, retargeting, feather and "
+        "the sampler's pose_smoothing). auto: app for JoyVASA, animal for an animal LivePortrait set, "
+        "pack otherwise. stitching, eye/lip retargeting and feather apply to pack only.")),
 }
 
 
@@ -70,8 +70,8 @@ def _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, e
         raise TypeError(f"motion must come from the Motion Sampler (PLAYMATE_MOTION), got {type(motion).__name__}")
     if paste_back and portrait is None:
         raise ValueError(
-            "paste_back is on but no portrait is connected: connect the Load Portrait output to 'portrait', "
-            "or turn paste_back off to get the 512x512 crop"
+            "paste_back is on but no portrait is connected: connect the Load Portrait "
+            "output to 'portrait', or turn paste_back off to get the 512x512 crop"
         )
     if portrait is not None and not isinstance(portrait, Portrait):
         raise TypeError(f"portrait must come from Load Portrait (PLAYMATE_PORTRAIT), got {type(portrait).__name__}")
@@ -114,10 +114,10 @@ class PlaymateRenderFrames:
     display="Render Video (Playmate)", category="Playmate", function="render", output_node=True,
     required={
         **RENDER_INPUTS,
-        "filename_prefix": text("Playmate/talking_head", "Output file name under ComfyUI's output folder; may contain "
-                                                         "a subfolder. A counter and .mp4 are appended."),
-        "crf": integer(18, 0, 51, "H.264 quality: lower is better and larger (18 is visually lossless, 23 the x264 "
-                                  "default)."),
+        "filename_prefix": text("Playmate/talking_head", "Output file name under ComfyUI's output folder; may "
+                                                         "contain a subfolder. A counter and .mp4 are appended."),
+        "crf": integer(18, 0, 51, "H.264 quality: lower is better and larger (18 "
+                                  "is visually lossless, 23 the x264 default)."),
     },
     optional=OPTIONAL_INPUTS,
     hidden={"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},

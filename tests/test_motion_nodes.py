@@ -13,6 +13,12 @@ from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionM
 from playmate_core.motion.sequence import MotionSequence
 
 
+def save_tiny_model(folder) -> None:
+    """A tiny Playmate motion model (audio width 16) as folder/tiny.safetensors."""
+    model = PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16))
+    save_motion_model(model, str(folder / "tiny.safetensors"))
+
+
 def test_node_contract(pack):
     nodes = pack.NODE_CLASS_MAPPINGS
     sampler = nodes["PlaymateMotionSampler"].INPUT_TYPES()
@@ -39,8 +45,7 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     folder = models_dir / "playmate"
     folder.mkdir()
     torch.manual_seed(0)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)),
-                      str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     (folder / "tiny.state.pt").write_bytes(b"trainer state, not a model")
     save_file({"emotion_tokens": torch.zeros(8, 4)}, str(folder / "tiny_emotion.safetensors"),
               metadata={"format": EMOTION_FORMAT})
@@ -77,8 +82,7 @@ def test_sampler_defaults_are_the_models_own_and_logged(pack, models_dir, caplog
     folder = models_dir / "playmate"
     folder.mkdir()
     torch.manual_seed(0)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)),
-                      str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     nodes = pack.NODE_CLASS_MAPPINGS
     model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
@@ -96,8 +100,7 @@ def test_sampler_defaults_are_the_models_own_and_logged(pack, models_dir, caplog
 def test_playmate_models_carry_no_audio_encoder_and_encode_audio_says_what_to_connect(pack, models_dir):
     folder = models_dir / "playmate"
     folder.mkdir()
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)),
-                      str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     nodes = pack.NODE_CLASS_MAPPINGS
     _, encoder = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     audio = {"waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}
