@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .compiled import CompiledWarpDecode, WarpDecode, compile_unavailable_reason
 from .checkpoints import NETWORKS, RendererFiles, find_renderer_files, infer_renderer_config, read_renderer_states
 from ..checkpoint.io import load_strict
 from .config import RendererConfig
@@ -64,6 +65,8 @@ class LivePortraitRenderer:
             net.to(dtype)
             if channels_last:
                 _to_channels_last_2d(net)
+        self.warp_decode = WarpDecode(self.warping, self.decoder, channels_last)
+        self._compiled: CompiledWarpDecode | None = None
 
     @property
     def device(self) -> torch.device:
@@ -132,11 +135,27 @@ class LivePortraitRenderer:
         """Warped feature [B, 256, 64, 64] -> image [B, 3, 512, 512] float32 in [0, 1]."""
         return self.decoder(self._input(feature)).float()
 
+    def compile(self) -> str | None:
+        """Compile warp + decode (see compiled.py) for the current device; returns None, or why it
+        cannot (then rendering stays eager). Compilation itself happens on the first render of each
+        batch size."""
+        reason = compile_unavailable_reason(self.device)
+        if reason is None:
+            self._compiled = CompiledWarpDecode(self.warp_decode, self.device)
+        return reason
+
+    @property
+    def is_compiled(self) -> bool:
+        return self._compiled is not None and self._compiled.failed is None
+
     @torch.inference_mode()
     def render(self, appearance: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
         """Warp + decode: f_s [B, C, D, 64, 64], x_s and x_d [B, 21, 3] -> [B, 3, 512, 512] in [0, 1].
         The warped feature stays in the network dtype between the two networks."""
-        return self.decoder(self._input(self._warp(appearance, kp_source, kp_driving)["out"])).float()
+        inputs = (appearance.to(self.device), kp_source.to(self.device, torch.float32),
+                  kp_driving.to(self.device, torch.float32))
+        run = self._compiled or self.warp_decode
+        return run(*inputs).float()
 
 def load_renderer(
     source: str | RendererFiles,
