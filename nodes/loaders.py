@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from playmate_core.devices import DEVICES, PRECISIONS, resolve_precision
+import logging
+
+from playmate_core.devices import PRECISIONS, resolve_precision
 from playmate_core.download import DownloadError, download_file, missing_files_message
 from playmate_core.implicit.checkpoints import NETWORKS, RendererFiles
 from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES
@@ -12,6 +14,7 @@ from . import host
 from .model_cache import ModelCache, file_identity
 
 _renderers = ModelCache()
+LOG = logging.getLogger("playmate")
 
 
 def _liveportrait_choices() -> list[str]:
@@ -45,9 +48,11 @@ class PlaymateLoadLivePortrait:
             name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
         }
         inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
-        inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
+        inputs["device"] = (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the networks there when a node needs them and may offload them). The list shows the devices this machine has."})
         inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
-        return {"required": inputs}
+        optional = {}
+        optional["compile"] = ("BOOLEAN", {"default": False, "tooltip": "torch.compile warp + decode (inductor). The first render of each batch size compiles (about a minute or more), later ones are faster. Needs a C++ compiler on CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."})
+        return {"required": inputs, "optional": optional}
 
     RETURN_TYPES = ("PLAYMATE_RENDERER",)
     RETURN_NAMES = ("renderer",)
@@ -56,7 +61,7 @@ class PlaymateLoadLivePortrait:
     DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-             stitching_retargeting_module, precision, device, channels_last):
+             stitching_retargeting_module, precision, device, channels_last, compile=False):
         chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
                                      stitching_retargeting_module)))
         missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
@@ -65,11 +70,18 @@ class PlaymateLoadLivePortrait:
         paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
         target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
-        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last))
-        renderer = _renderers.get_or_load(
-            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last))
-        )
+        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), bool(compile))
+        renderer = _renderers.get_or_load(key, lambda: _load(paths, target, dtype, bool(channels_last), bool(compile)))
         return (renderer,)
+
+
+def _load(paths: dict[str, str], target, dtype, channels_last: bool, compile: bool):
+    renderer = load_renderer(RendererFiles(paths, "selected"), host.loading_device(target), dtype, channels_last)
+    if compile:
+        reason = renderer.compile(target)
+        if reason is not None:
+            LOG.warning("Load LivePortrait: compile is on but %s; rendering without compilation", reason)
+    return host.manage_model(renderer, target, renderer.modules())
 
 
 NODE_CLASS_MAPPINGS = {"PlaymateLoadLivePortrait": PlaymateLoadLivePortrait}

@@ -11,7 +11,7 @@ from playmate_core.motion.samplers import SAMPLERS
 from playmate_core.public_models import JOYVASA_PUBLIC_NAME, JOYVASA_URL, PLAYMATE_EMOTION_NAME, PLAYMATE_STAGE1_NAME
 
 from . import host
-from .loaders import DEVICES, PRECISIONS, resolve_precision
+from .loaders import PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
 
 _models = ModelCache()
@@ -46,7 +46,7 @@ class PlaymateLoadMotionModel:
         return {"required": {
             "model_name": (_motion_files(JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
                            {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
-            "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
+            "device": (host.device_choices(), {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device (it loads the model there when needed and may offload it). The list shows the devices this machine has."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
             "emotion_model": (["none", *_motion_files(PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
@@ -70,8 +70,8 @@ class PlaymateLoadMotionModel:
         dtype = resolve_precision(precision, target)
         files = [path] if emotion_path is None else [path, emotion_path]
         key = (file_identity(files), str(target), str(dtype), joyvasa_positional_encoding)
-        model = _models.get_or_load(key, lambda: motion_checkpoint.load_motion_model(
-            path, target, dtype, joyvasa_positional_encoding, emotion_path=emotion_path))
+        model = _models.get_or_load(key, lambda: host.manage_model(motion_checkpoint.load_motion_model(
+            path, host.loading_device(target), dtype, joyvasa_positional_encoding, emotion_path=emotion_path), target))
         return (model,)
 
 
@@ -105,9 +105,10 @@ class PlaymateMotionSampler:
 
     def sample(self, model, source, audio_features, steps, audio_cfg, emotion_cfg, seed, pose_smoothing,
                emotion: EmotionCondition | None = None, pose: PoseSequence | None = None, sampler="auto"):
-        motion = generate_motion(model, source, audio_features, steps=int(steps), audio_cfg=float(audio_cfg),
-                                 emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
-                                 pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
+        with host.models_on_device(model):
+            motion = generate_motion(model, source, audio_features, steps=int(steps), audio_cfg=float(audio_cfg),
+                                     emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
+                                     pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
         return (motion,)
 
 

@@ -135,13 +135,14 @@ class LivePortraitRenderer:
         """Warped feature [B, 256, 64, 64] -> image [B, 3, 512, 512] float32 in [0, 1]."""
         return self.decoder(self._input(feature)).float()
 
-    def compile(self) -> str | None:
-        """Compile warp + decode (see compiled.py) for the current device; returns None, or why it
-        cannot (then rendering stays eager). Compilation itself happens on the first render of each
-        batch size."""
-        reason = compile_unavailable_reason(self.device)
+    def compile(self, device: torch.device | str | None = None) -> str | None:
+        """Compile warp + decode (see compiled.py) for ``device`` (default: where the networks are now);
+        returns None, or why it cannot (then rendering stays eager). Compilation itself happens on the
+        first render of each batch size."""
+        device = torch.device(device) if device is not None else self.device
+        reason = compile_unavailable_reason(device)
         if reason is None:
-            self._compiled = CompiledWarpDecode(self.warp_decode, self.device)
+            self._compiled = CompiledWarpDecode(self.warp_decode, device)
         return reason
 
     @property
