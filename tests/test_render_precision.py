@@ -20,7 +20,8 @@ from playmate_core.implicit.renderer import load_renderer
 # mostly in quadrature, so a few 1e-3 is the expected scale (bf16's 2e-2 would hide a real defect).
 FP16_REL_L2 = 5e-3
 COMPILE_REL_L2 = 1e-5
-CONVOLUTION = torch.ops.aten.convolution.default
+CONVOLUTIONS = {torch.ops.aten.convolution, torch.ops.aten._convolution, torch.ops.aten.conv1d, torch.ops.aten.conv2d,
+                torch.ops.aten.conv3d}  # under inference mode the conv2d / conv3d ops arrive undecomposed
 
 
 class Fp32AccumulatingConvolutions(TorchDispatchMode):
@@ -28,7 +29,7 @@ class Fp32AccumulatingConvolutions(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func is CONVOLUTION and args[0].dtype == torch.float16:
+        if func.overloadpacket in CONVOLUTIONS and args[0].dtype == torch.float16:
             wide = [a.float() if isinstance(a, torch.Tensor) else a for a in args]
             return func(*wide, **kwargs).half()
         return func(*args, **kwargs)

@@ -57,7 +57,11 @@ def compile_unavailable_reason(device: torch.device) -> str | None:
     return f"compilation is not supported on {device.type} (cpu and cuda are)"
 
 
-def compile_kwargs(device: torch.device) -> dict:
+def compile_kwargs(device: torch.device, backend: str = "inductor") -> dict:
+    """torch.compile arguments; a backend other than inductor (e.g. "eager", which only traces: a quick
+    check of the graph capture, see benchmarks/gpu_check.py --dry-run) takes no inductor options."""
+    if backend != "inductor":
+        return {"backend": backend, "dynamic": False}
     if device.type == "cuda":
         return {"backend": "inductor", "dynamic": False, "mode": "max-autotune"}
     return {"backend": "inductor", "dynamic": False, "options": {"freezing": True}}
@@ -66,10 +70,10 @@ def compile_kwargs(device: torch.device) -> dict:
 class CompiledWarpDecode:
     """Calls a compiled WarpDecode with padded static batches; falls back to eager on failure."""
 
-    def __init__(self, eager: WarpDecode, device: torch.device):
+    def __init__(self, eager: WarpDecode, device: torch.device, backend: str = "inductor"):
         self.eager = eager
         self.device = device
-        self.compiled = torch.compile(eager, **compile_kwargs(device))
+        self.compiled = torch.compile(eager, **compile_kwargs(device, backend))
         self.batch_sizes: set[int] = set()
         self.failed: str | None = None
 

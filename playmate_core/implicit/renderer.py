@@ -1,7 +1,10 @@
 """LivePortraitRenderer: the five networks together, on one device and precision (PLAYMATE_RENDERER).
 
 The networks run in the chosen dtype (float32 / float16 / bfloat16, optionally channels-last);
-keypoint math, the stitching / retargeting MLPs and every returned tensor are float32.
+keypoint math, the stitching / retargeting MLPs and every returned tensor are float32. In fp16 / bf16
+the BatchNorm parameters and running statistics stay float32 (as under the official fp16 autocast,
+which never casts weights; a running variance below 6e-5 would lose bits in fp16), and so do the
+warp geometry (dense_motion.py) and the spectral normalisation (spade.py).
 """
 
 from __future__ import annotations
@@ -63,6 +66,9 @@ class LivePortraitRenderer:
             net.requires_grad_(False)
         for net in (self.appearance_extractor, self.motion_extractor, self.warping, self.decoder):
             net.to(dtype)
+            for module in net.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.float()
             if channels_last:
                 _to_channels_last_2d(net)
         self.warp_decode = WarpDecode(self.warping, self.decoder, channels_last)
@@ -135,14 +141,14 @@ class LivePortraitRenderer:
         """Warped feature [B, 256, 64, 64] -> image [B, 3, 512, 512] float32 in [0, 1]."""
         return self.decoder(self._input(feature)).float()
 
-    def compile(self, device: torch.device | str | None = None) -> str | None:
+    def compile(self, device: torch.device | str | None = None, backend: str = "inductor") -> str | None:
         """Compile warp + decode (see compiled.py) for ``device`` (default: where the networks are now);
         returns None, or why it cannot (then rendering stays eager). Compilation itself happens on the
         first render of each batch size."""
         device = torch.device(device) if device is not None else self.device
         reason = compile_unavailable_reason(device)
         if reason is None:
-            self._compiled = CompiledWarpDecode(self.warp_decode, device)
+            self._compiled = CompiledWarpDecode(self.warp_decode, device, backend)
         return reason
 
     @property

@@ -29,8 +29,10 @@ class SpectralNormConv2d(nn.Module):
         nn.init.normal_(self.weight_v)
 
     def weight(self) -> torch.Tensor:
-        sigma = torch.dot(self.weight_u, self.weight_orig.flatten(1) @ self.weight_v)
-        return self.weight_orig / sigma
+        """The normalised weight, computed in float32 (as the official fp16 autocast does), in the weight dtype."""
+        weight = self.weight_orig.float()
+        sigma = torch.dot(self.weight_u.float(), weight.flatten(1) @ self.weight_v.float())
+        return (weight / sigma).to(self.weight_orig.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight(), self.bias, padding=self.padding)
