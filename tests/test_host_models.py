@@ -9,12 +9,17 @@ weights that arrive there have visibly left the compute device.
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import audio_weights as AW
 import host_memory
+from conftest import REPO_ROOT
 from lp_weights import write_tiny_kijai_set
 from playmate_core.audio.features import AudioFeatures
 from playmate_core.implicit.checkpoints import NETWORKS
@@ -127,3 +132,50 @@ def test_an_unavailable_device_in_a_saved_workflow_names_the_input_and_the_choic
     message = str(err.value)
     assert "device 'cuda' is not available" in message and "available: auto, cpu" in message
     assert "Torch not compiled" not in message
+
+
+REAL_HOST_SCRIPT = r'''
+import json, sys, tempfile
+from pathlib import Path
+comfyui_dir, repo, models = sys.argv[1:4]
+sys.path[:0] = [comfyui_dir, repo + "/tests"]
+import comfy.cli_args
+comfy.cli_args.args.cpu = True  # this test machine has no GPU: the host computes on the CPU
+import comfy.model_management as mm
+import folder_paths
+import torch
+from conftest import import_pack
+pack = import_pack()
+folder_paths.folder_names_and_paths["liveportrait"] = ([models], {".safetensors"})
+from render_helpers import RENDER_WIDGETS, make_source
+from playmate_core.motion.sequence import MotionSequence
+names = ["appearance_feature_extractor", "motion_extractor", "warping_module", "spade_generator",
+         "stitching_retargeting_module"]
+inputs = dict({n: n + ".safetensors" for n in names}, precision="fp32", device="auto", channels_last=False)
+renderer = pack.NODE_CLASS_MAPPINGS["PlaymateLoadLivePortrait"]().load(**inputs)[0]
+source = make_source(renderer)
+motion = MotionSequence(source.motion[:, None].repeat(1, 2, 1), 25.0)
+pack.NODE_CLASS_MAPPINGS["PlaymateRenderFrames"]().render(renderer, source, motion, **RENDER_WIDGETS)
+host = sys.modules[pack.__name__ + ".nodes.host"]
+patcher = host.model_patcher(renderer)
+loaded = [m is patcher for m in mm.loaded_models()]
+before = sorted({str(p.device) for m in renderer.modules() for p in m.parameters()})
+patcher.offload_device = torch.device("meta")  # the host's offload memory, visible on a one-device machine
+mm.unload_all_models()
+after = sorted({str(p.device) for m in renderer.modules() for p in m.parameters()})
+print(json.dumps({"loaded": loaded, "before": before, "after": after, "left": len(mm.loaded_models())}))
+'''
+
+
+@pytest.mark.skipif(not os.environ.get("COMFYUI_DIR"), reason="set COMFYUI_DIR to a ComfyUI checkout (opt-in)")
+def test_real_host_loads_our_renderer_and_unloads_it(tmp_path):
+    """The real ModelPatcher / load_models_gpu / unload_all_models of a ComfyUI checkout, in a subprocess
+    (COMFYUI_PYTHON: an interpreter with ComfyUI's requirements)."""
+    models = write_tiny_kijai_set(tmp_path / "liveportrait")
+    done = subprocess.run([os.environ.get("COMFYUI_PYTHON", sys.executable), "-c", REAL_HOST_SCRIPT,
+                           os.environ["COMFYUI_DIR"], str(REPO_ROOT), str(models)],
+                          capture_output=True, text=True, timeout=600, cwd=os.environ["COMFYUI_DIR"])
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["loaded"] == [True] and report["before"] == ["cpu"]
+    assert report["after"] == ["meta"] and report["left"] == 0
