@@ -82,7 +82,9 @@ class CompiledWarpDecode:
             return self.eager(appearance, kp_source, kp_driving)
         n = appearance.shape[0]
         size = min((s for s in self.batch_sizes if s >= n), default=n)
-        inputs = [_pad_rows(t, size).contiguous() for t in (appearance, kp_source, kp_driving)]  # strides are guarded
+        # guards check strides and whether a tensor is an inference tensor: always fresh contiguous copies
+        inputs = [_pad_rows(t, size).clone(memory_format=torch.contiguous_format)
+                  for t in (appearance, kp_source, kp_driving)]
         first = size not in self.batch_sizes
         try:
             if self.device.type == "cuda":
