@@ -115,8 +115,8 @@ class PlaymateLoadAudioEncoder:
     def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
         if input_normalization not in NORMALIZATION:
             raise ValueError(f"input_normalization must be one of {list(NORMALIZATION)}, got {input_normalization!r}")
+        target = host.torch_device(device)  # an unavailable device fails before any download
         path = resolve_encoder(encoder_name)
-        target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
         normalize = NORMALIZATION[input_normalization]
         key = (_identity(path), str(target), str(dtype), normalize)

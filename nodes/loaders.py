@@ -62,13 +62,13 @@ class PlaymateLoadLivePortrait:
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
              stitching_retargeting_module, precision, device, channels_last, compile=False):
+        target = host.torch_device(device)  # an unavailable device fails before any download
         chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
                                      stitching_retargeting_module)))
         missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
         if missing:
             _fetch_missing(missing)
         paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
-        target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
         key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), bool(compile))
         renderer = _renderers.get_or_load(key, lambda: _load(paths, target, dtype, bool(channels_last), bool(compile)))
