@@ -11,6 +11,7 @@ configuration runs in a fresh subprocess so its peak RSS is its own. Prints a ta
     python benchmarks/render_bench.py --e2e --config official --precisions bf16+cl --seconds 1
     python benchmarks/render_bench.py --precisions fp32 fp32+compile --batches 1   # torch.compile variants
     python benchmarks/render_bench.py --compare-compile --batches 1 --repeat 3     # eager vs compiled, interleaved
+    python benchmarks/render_bench.py --compare-parts --batches 1 --repeat 3       # warp and decoder separately
 
 "+compile" rows compile warp + decode first and report that time separately (compile_s: the first call
 of the batch size, which compiles and runs once). --compare-compile runs eager and compiled renders of
@@ -119,6 +120,40 @@ def run_compare_compile(device_name: str, precision: str, batch: int, repeat: in
         "rel_l2": float((compiled_out.float() - eager_out.float()).norm() / eager_out.float().norm()),
         "threads": torch.get_num_threads(), "load_average": os.getloadavg(),
     }
+
+
+def run_compare_parts(device_name: str, precision: str, batch: int, repeat: int) -> dict:
+    """Warp and decoder each compiled whole (the renderer's CUDA choice) vs eager, alternating; medians.
+    Why the CPU path compiles the decoder only."""
+    import statistics
+
+    import torch
+
+    from playmate_core.implicit.compiled import compile_kwargs
+
+    device = torch.device(device_name)
+    renderer = _full_size_renderer(device, {"fp32": torch.float32, "fp16": torch.float16}[precision], False)
+    _, source, x_s, x_d = _render_inputs(renderer, batch, device)
+    row = {"device": device_name, "precision": precision, "batch": batch, "repeat": repeat,
+           "load_average": os.getloadavg()}
+    with torch.inference_mode():
+        feature = renderer.warping(source.appearance, kp_source=x_s, kp_driving=x_d)["out"]
+        parts = {"warp": (renderer.warping, (source.appearance,), {"kp_source": x_s, "kp_driving": x_d}),
+                 "decoder": (renderer.decoder, (feature,), {})}
+        for name, (module, args, kwargs) in parts.items():
+            compiled = torch.compile(module, **compile_kwargs(device))
+            start = time.perf_counter()
+            compiled(*args, **kwargs)
+            row[f"{name}_compile_s"] = time.perf_counter() - start
+            times = {"eager": [], "compiled": []}
+            for _ in range(repeat):
+                for kind, fn in (("eager", module), ("compiled", compiled)):
+                    start = time.perf_counter()
+                    fn(*args, **kwargs)
+                    _sync(device)
+                    times[kind].append((time.perf_counter() - start) / batch)
+            row[name] = {kind: statistics.median(v) for kind, v in times.items()}
+    return row
 
 
 def run_one(device_name: str, precision: str, channels_last: bool, batch: int, repeat: int,
@@ -256,7 +291,18 @@ def main() -> None:
     parser.add_argument("--outputs", nargs="+", default=["video"], choices=["video", "frames"])
     parser.add_argument("--e2e-one", help=argparse.SUPPRESS)
     parser.add_argument("--compare-compile", action="store_true", help="eager vs compiled warp + decode, interleaved")
+    parser.add_argument("--compare-parts", action="store_true", help="eager vs compiled, warp and decoder separately")
     args = parser.parse_args()
+    if args.compare_parts:
+        for batch in args.batches:
+            row = run_compare_parts(args.device, args.precisions[0] if args.precisions else "fp32", batch,
+                                    max(args.repeat, 1))
+            for name in ("warp", "decoder"):
+                print(f"{row['device']:5s} | {row['precision']:5s} | batch {batch:2d} | {name:7s} per frame: eager "
+                      f"{row[name]['eager']:.2f} s, compiled {row[name]['compiled']:.2f} s = "
+                      f"x{row[name]['eager'] / row[name]['compiled']:.2f} | compile {row[name + '_compile_s']:.0f} s | "
+                      f"load average {', '.join(f'{x:.1f}' for x in row['load_average'])}", flush=True)
+        return
     if args.compare_compile:
         for spec in args.precisions or ["fp32" if args.device == "cpu" else "fp16"]:
             for batch in args.batches:
