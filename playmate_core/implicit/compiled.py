@@ -1,8 +1,9 @@
 """Warp + decode as one module, optionally compiled with torch.compile (inductor).
 
 CPU: the decoder only, inductor with ``freezing`` (weights folded as constants, oneDNN-prepacked
-convolutions); the warp stays eager, because inductor's CPU warp was measured 2.2x slower than eager
-(its 3D convolutions; 2.3x with grid sampling left out of the graph) while the decoder ran 1.8x faster.
+convolutions); the warp stays eager, because its compiled form was never faster on the CPU
+(``benchmarks/render_bench.py --compare-parts``: warp x0.95, decoder x1.23 on an idle machine; under
+load the compiled warp was slower still; see the README).
 CUDA: warp and decoder, ``mode="max-autotune"`` as LivePortrait's ``flag_do_torch_compile`` (with CUDA
 graphs, so each call marks a new graph step and its output is copied out).
 
