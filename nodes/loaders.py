@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
-from playmate_core.devices import DEVICES, PRECISIONS, resolve_precision
+from playmate_core.devices import PRECISIONS, resolve_precision
 from playmate_core.download import DownloadError, download_file, missing_files_message
 from playmate_core.implicit.checkpoints import NETWORKS, SPECIES, RendererFiles
 from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES, PUBLIC_CHOICES
@@ -15,6 +16,7 @@ from .model_cache import ModelCache, file_identity
 from .spec import boolean, choice, mappings, node
 
 _renderers = ModelCache()
+LOG = logging.getLogger("playmate")
 
 
 def _liveportrait_choices() -> list[str]:
@@ -52,7 +54,9 @@ SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safeten
            for name in NETWORKS},
         "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x "
                                                 "faster than fp32 on recent CPUs (small accuracy cost)."),
-        "device": choice(DEVICES, "auto", "auto: the device ComfyUI computes on."),
+        "device": choice(host.device_choices, "auto", "auto: the device ComfyUI computes on (it loads the networks "
+                                                      "there when a node needs them and may offload them). The list "
+                                                      "shows the devices this machine has."),
         "channels_last": boolean(False, "Channels-last memory format for the 2D networks: "
                                         "faster with bf16 on CPU and fp16 on GPU."),
     },
@@ -62,6 +66,9 @@ SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safeten
                                                       "animal/, the official liveportrait_animals/) or a "
                                                       "Playmate file that says so, else human. The animal set "
                                                       "drives the motion with the official animal settings."),
+        "compile": boolean(False, "torch.compile warp + decode (inductor). The first render of each batch size "
+                                  "compiles (about a minute or more), later ones are faster. Needs a C++ compiler on "
+                                  "CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."),
     },
     outputs={"renderer": "PLAYMATE_RENDERER"},
 )
@@ -70,20 +77,29 @@ class PlaymateLoadLivePortrait:
     stitching/retargeting MLPs. Missing public files are downloaded when there is internet."""
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-             stitching_retargeting_module, precision, device, channels_last, species="auto"):
+             stitching_retargeting_module, precision, device, channels_last, species="auto", compile=False):
+        target = host.torch_device(device)  # an unavailable device fails before any download
         chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
                                      stitching_retargeting_module)))
         missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
         if missing:
             _fetch_missing(missing)
         paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
-        target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
-        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), species)
+        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), species, bool(compile))
         renderer = _renderers.get_or_load(
-            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last), species)
-        )
+            key, lambda: _load(paths, target, dtype, bool(channels_last), species, bool(compile)))
         return (renderer,)
+
+
+def _load(paths: dict[str, str], target, dtype, channels_last: bool, species: str, compile: bool):
+    renderer = load_renderer(RendererFiles(paths, "selected"), host.loading_device(target), dtype, channels_last,
+                             species)
+    if compile:
+        reason = renderer.compile(target)
+        if reason is not None:
+            LOG.warning("Load LivePortrait: compile is on but %s; rendering without compilation", reason)
+    return host.manage_model(renderer, target, renderer.modules())
 
 
 NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymateLoadLivePortrait)
