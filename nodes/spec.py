@@ -66,6 +66,8 @@ def node(*, display: str, category: str, function: str, outputs: dict[str, str],
         return spec
 
     def declare(cls: type) -> type:
+        if not cls.__doc__:
+            raise TypeError(f"node {cls.__name__} needs a docstring: it is the DESCRIPTION the host shows")
         cls.INPUT_TYPES = classmethod(input_types)
         cls.RETURN_TYPES = tuple(outputs.values())
         cls.RETURN_NAMES = tuple(outputs)
