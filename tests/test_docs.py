@@ -1,0 +1,72 @@
+"""Every relative link and #anchor in README.md and docs/*.md resolves (GitHub's heading-anchor rules)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"!?\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^()\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _prose(text: str) -> str:
+    """The text outside fenced code blocks and inline code spans (links there are not links)."""
+    text = re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", text, flags=re.S | re.M)
+    return re.sub(r"(`+)(?:(?!\1).)+?\1", "", text)
+
+
+def github_slug(heading: str) -> str:
+    """GitHub's anchor for a heading: markup dropped, lower case, punctuation removed, spaces -> '-'."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)   # a link counts by its text
+    text = text.replace("`", "").strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)                         # \w keeps letters, digits and _
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors of every heading in a markdown file; repeated slugs get -1, -2, ... as on GitHub."""
+    seen: dict[str, int] = {}
+    found = set()
+    text = re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", path.read_text(encoding="utf-8"), flags=re.S | re.M)
+    for match in re.finditer(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, flags=re.M):
+        slug = github_slug(match.group(1))
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def test_slug_rules():
+    assert github_slug("Load LivePortrait (`PlaymateLoadLivePortrait`) → `PLAYMATE_RENDERER`") == \
+        "load-liveportrait-playmateloadliveportrait--playmate_renderer"
+    assert github_slug("Motion modes: official JoyVASA app / CLI / animal / this pack") == \
+        "motion-modes-official-joyvasa-app--cli--animal--this-pack"
+    assert github_slug("Fine-tuning the renderer (Playmate Sec. 3.1)") == "fine-tuning-the-renderer-playmate-sec-31"
+
+
+def test_repeated_headings_are_numbered(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A\n## Nodes\n```\n# not a heading\n```\n## Nodes\n", encoding="utf-8")
+    assert anchors(page) == {"a", "nodes", "nodes-1"}
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_relative_links_resolve(doc):
+    broken = []
+    for target in LINK.findall(_prose(doc.read_text(encoding="utf-8"))):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):   # http:, https:, mailto:
+            continue
+        path_part, _, anchor = target.partition("#")
+        file = (doc.parent / path_part).resolve() if path_part else doc
+        if not file.exists():
+            broken.append(f"{target}: no file {file.relative_to(ROOT) if file.is_relative_to(ROOT) else file}")
+        elif anchor and (file.suffix != ".md" or anchor not in anchors(file)):
+            broken.append(f"{target}: no heading #{anchor} in {file.relative_to(ROOT)}")
+    assert not broken, f"{doc.relative_to(ROOT)}: broken links:\n" + "\n".join(broken)
+
+
+def test_readme_is_a_guide():
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 420
