@@ -49,9 +49,9 @@ class PlaymateLoadLivePortrait:
         inputs = {
             name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
         }
-        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
+        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off only on CPUs with AMX or AVX512-BF16; without them it is about 4x slower than fp32 (small accuracy cost)."})
         inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
-        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
+        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: for fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."})
         species = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
         return {"required": inputs, "optional": species}
 
