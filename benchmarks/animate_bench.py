@@ -50,9 +50,9 @@ def speech(path: str, seconds: float) -> None:
     from playmate_core.audio import load_audio_file
 
     audio = load_audio_file(os.path.join(FIXTURES, "media", "audio", "en_3s_22k_mono.wav"))
-    rate, wave = audio["sample_rate"], audio["waveform"][0, 0]
+    rate, clip = audio["sample_rate"], audio["waveform"][0, 0]
     need = int(round(seconds * rate))
-    samples = wave.repeat(-(-need // wave.shape[-1]))[:need].clamp(-1, 1).numpy()  # the clip repeated
+    samples = clip.repeat(-(-need // clip.shape[-1]))[:need].clamp(-1, 1).numpy()  # the clip repeated
     with wave.open(path, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)

@@ -17,7 +17,7 @@ from playmate_core.audio.checkpoint import SINGLE_FILE_EXTENSIONS, WEIGHT_FILES,
 from playmate_core.download import DownloadError, download_file, missing_files_message
 
 from . import host
-from .loaders import DEVICES, PRECISIONS, resolve_precision
+from .loaders import PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
 
 KIND = "audio_encoders"
@@ -102,7 +102,7 @@ class PlaymateLoadAudioEncoder:
                     "default": "auto",
                     "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. fp32 gives the reference features.",
                 }),
-                "device": (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."}),
+                "device": (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the encoder there when needed and may offload it). The list shows the devices this machine has."}),
                 "input_normalization": (list(NORMALIZATION), {
                     "default": "auto",
                     "tooltip": "Scale each clip to zero mean, unit variance before encoding. auto = the model's "
@@ -125,14 +125,16 @@ class PlaymateLoadAudioEncoder:
     def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
         if input_normalization not in NORMALIZATION:
             raise ValueError(f"input_normalization must be one of {list(NORMALIZATION)}, got {input_normalization!r}")
+        target = host.torch_device(device)  # an unavailable device fails before any download
         path = resolve_encoder(encoder_name)
-        target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
         normalize = NORMALIZATION[input_normalization]
         key = (_identity(path), str(target), str(dtype), normalize)
         try:
             encoder = _encoders.get_or_load(
-                key, lambda: load_audio_encoder(path, dtype=dtype, device=target, normalize_input=normalize)
+                key, lambda: host.manage_model(
+                    load_audio_encoder(path, dtype=dtype, device=host.loading_device(target), normalize_input=normalize),
+                    target)
             )
         except EncoderWeightsError as exc:
             raise EncoderWeightsError(f"encoder_name {encoder_name!r}: {exc}") from exc
@@ -194,9 +196,10 @@ class PlaymateEncodeAudio:
         if audio_encoder_output is not None:
             features = features_from_encoder_output(audio_encoder_output, audio, encoder, fps, layer)
         else:
-            features = encode_audio(
-                audio, encoder, fps, layer, chunk_seconds=chunk_seconds or None, progress=host.Progress(1)
-            )
+            with host.models_on_device(encoder):
+                features = encode_audio(
+                    audio, encoder, fps, layer, chunk_seconds=chunk_seconds or None, progress=host.Progress(1)
+                )
         return (features, features.num_frames, fit_audio_to_frames(audio, features.num_frames, fps))
 
 

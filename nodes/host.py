@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Iterable
+import weakref
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 import torch
 
-from playmate_core.devices import default_device
+from playmate_core.devices import available_devices, default_device, resolve_device
 
 PACK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -133,14 +135,85 @@ def output_directory() -> str:
     return os.environ.get("PLAYMATE_OUTPUT_DIR", os.path.join(PACK_ROOT, "output"))
 
 
-def torch_device(choice: str = "auto") -> torch.device:
-    """'auto' is the host's compute device (or cuda > mps > cpu without a host)."""
+def device_choices() -> list[str]:
+    """The device widget's options: auto and the devices this machine has."""
+    return ["auto", *available_devices()]
+
+
+def torch_device(choice: str = "auto", input_name: str = "device") -> torch.device:
+    """'auto' is the host's compute device (or cuda > mps > cpu without a host); any other choice must
+    be a device this machine has (a saved workflow may name one it lacks)."""
     if choice != "auto":
-        return torch.device(choice)
+        return resolve_device(choice, input_name)
     mm = _model_management()
     if mm is not None:
         return mm.get_torch_device()
     return default_device()
+
+
+# --- the host's model management --------------------------------------------------------------------
+# Each loaded model (renderer, audio encoder, motion model) is handed to the host as a ModelPatcher:
+# the host moves its weights to the compute device when a node asks for them (load_models_gpu) and may
+# move them back to its offload device whenever it needs the memory ("Unload models", another model).
+_patchers: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
+
+
+class ManagedNetworks(torch.nn.Module):
+    """The networks of one library model as one module (what the host's ModelPatcher holds; it sets a
+    plain ``device`` attribute on it, which our modules expose as a read-only property)."""
+
+    def __init__(self, networks: Iterable[torch.nn.Module]):
+        super().__init__()
+        self.networks = torch.nn.ModuleList(networks)
+
+
+def loading_device(device: torch.device) -> torch.device:
+    """Where a loader should put new weights: the host's offload device (it loads them to ``device`` when
+    a node needs them), or ``device`` itself without a host or on the CPU."""
+    mm = _model_management()
+    if mm is None or device.type == "cpu":
+        return device
+    return mm.unet_offload_device()
+
+
+def manage_model(model, device: torch.device, networks: Iterable[torch.nn.Module] | None = None):
+    """Register model (an nn.Module, or an object whose weights are ``networks``) with the host's model
+    management, to compute on ``device``; returns model. Without a host, nothing happens."""
+    mm = _model_management()
+    if mm is None:
+        return model
+    from comfy.model_patcher import ModelPatcher  # type: ignore[import-not-found]
+
+    holder = ManagedNetworks([model] if networks is None else networks)
+    _patchers[model] = ModelPatcher(holder, load_device=device, offload_device=loading_device(device))
+    return model
+
+
+def model_patcher(model):
+    """The host's ModelPatcher of a managed model (None when it is not managed)."""
+    return _patchers.get(model)
+
+
+@contextmanager
+def models_on_device(*models) -> Iterator[None]:
+    """Inside, the managed models' weights are on their compute device.
+
+    The host loads them in full (our layers cannot run split across devices). Where it keeps them off
+    the device (--novram), they are moved there for this node only and moved back afterwards.
+    """
+    patchers = [p for p in (model_patcher(m) for m in models if m is not None) if p is not None]
+    if not patchers:
+        yield
+        return
+    _model_management().load_models_gpu(patchers, force_full_load=True)
+    streamed = [p for p in patchers if p.loaded_size() < p.model_size()]
+    for patcher in streamed:
+        patcher.model.to(patcher.load_device)
+    try:
+        yield
+    finally:
+        for patcher in streamed:
+            patcher.model.to(patcher.offload_device)
 
 
 def throw_if_interrupted() -> None:

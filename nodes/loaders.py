@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
-from playmate_core.devices import DEVICES, PRECISIONS, resolve_precision
+from playmate_core.devices import PRECISIONS, resolve_precision
 from playmate_core.download import DownloadError, download_file, missing_files_message
 from playmate_core.implicit.checkpoints import NETWORKS, SPECIES, RendererFiles
 from playmate_core.implicit.public_files import LIVEPORTRAIT_FILES, PUBLIC_CHOICES
@@ -14,6 +15,7 @@ from . import host
 from .model_cache import ModelCache, file_identity
 
 _renderers = ModelCache()
+LOG = logging.getLogger("playmate")
 
 
 def _liveportrait_choices() -> list[str]:
@@ -50,10 +52,11 @@ class PlaymateLoadLivePortrait:
             name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
         }
         inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off only on CPUs with AMX or AVX512-BF16; without them it is about 4x slower than fp32 (small accuracy cost)."})
-        inputs["device"] = (DEVICES, {"default": "auto", "tooltip": "auto: the device ComfyUI computes on."})
+        inputs["device"] = (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the networks there when a node needs them and may offload them). The list shows the devices this machine has."})
         inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: for fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."})
-        species = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
-        return {"required": inputs, "optional": species}
+        optional = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
+        optional["compile"] = ("BOOLEAN", {"default": False, "tooltip": "torch.compile warp + decode (inductor). The first render of each batch size compiles (about a minute or more), later ones are faster. Needs a C++ compiler on CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."})
+        return {"required": inputs, "optional": optional}
 
     RETURN_TYPES = ("PLAYMATE_RENDERER",)
     RETURN_NAMES = ("renderer",)
@@ -62,20 +65,29 @@ class PlaymateLoadLivePortrait:
     DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
-             stitching_retargeting_module, precision, device, channels_last, species="auto"):
+             stitching_retargeting_module, precision, device, channels_last, species="auto", compile=False):
+        target = host.torch_device(device)  # an unavailable device fails before any download
         chosen = dict(zip(NETWORKS, (appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
                                      stitching_retargeting_module)))
         missing = {n: rel for n, rel in chosen.items() if host.resolve_model_path("liveportrait", rel) is None}
         if missing:
             _fetch_missing(missing)
         paths = {n: host.resolve_model_path("liveportrait", rel) for n, rel in chosen.items()}
-        target = host.torch_device(device)
         dtype = resolve_precision(precision, target)
-        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), species)
+        key = (file_identity(paths.values()), str(target), str(dtype), bool(channels_last), species, bool(compile))
         renderer = _renderers.get_or_load(
-            key, lambda: load_renderer(RendererFiles(paths, "selected"), target, dtype, bool(channels_last), species)
-        )
+            key, lambda: _load(paths, target, dtype, bool(channels_last), species, bool(compile)))
         return (renderer,)
+
+
+def _load(paths: dict[str, str], target, dtype, channels_last: bool, species: str, compile: bool):
+    renderer = load_renderer(RendererFiles(paths, "selected"), host.loading_device(target), dtype, channels_last,
+                             species)
+    if compile:
+        reason = renderer.compile(target)
+        if reason is not None:
+            LOG.warning("Load LivePortrait: compile is on but %s; rendering without compilation", reason)
+    return host.manage_model(renderer, target, renderer.modules())
 
 
 NODE_CLASS_MAPPINGS = {"PlaymateLoadLivePortrait": PlaymateLoadLivePortrait}

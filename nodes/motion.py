@@ -17,7 +17,7 @@ from playmate_core.public_models import (
 
 from . import host
 from .audio import NoEmbeddedEncoder
-from .loaders import DEVICES, PRECISIONS, resolve_precision
+from .loaders import PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class PlaymateLoadMotionModel:
         return {"required": {
             "model_name": (_motion_files(STAGE1, JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
                            {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
-            "device": (DEVICES, {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device."}),
+            "device": (host.device_choices(), {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device (it loads the model there when needed and may offload it). The list shows the devices this machine has."}),
             "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 pays off only on CPUs with AMX or AVX512-BF16 (slower than fp32 without them). The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
             "emotion_model": (["none", *_motion_files(STAGE2, PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
@@ -85,9 +85,19 @@ class PlaymateLoadMotionModel:
         dtype = resolve_precision(precision, target)
         files = [path] if emotion_path is None else [path, emotion_path]
         key = (file_identity(files), str(target), str(dtype), joyvasa_positional_encoding)
-        model, encoder = _models.get_or_load(key, lambda: motion_checkpoint.load_motion_files(
-            path, target, dtype, joyvasa_positional_encoding, emotion_path=emotion_path))
+        model, encoder = _models.get_or_load(key, lambda: _load_managed(path, target, dtype, joyvasa_positional_encoding,
+                                                                        emotion_path))
         return (model, encoder if encoder is not None else _no_embedded_encoder(model))
+
+
+def _load_managed(path, target, dtype, positional_encoding, emotion_path):
+    """The motion model and its embedded encoder (if any), each handed to the host's model management."""
+    model, encoder = motion_checkpoint.load_motion_files(path, host.loading_device(target), dtype, positional_encoding,
+                                                         emotion_path=emotion_path)
+    host.manage_model(model, target)
+    if encoder is not None:
+        host.manage_model(encoder, target)
+    return model, encoder
 
 
 def _no_embedded_encoder(model) -> NoEmbeddedEncoder:
@@ -137,9 +147,10 @@ class PlaymateMotionSampler:
                      float(emotion_cfg), float(emotion.guidance))
         steps, audio_cfg, settings = resolve_sampling(model, int(steps), float(audio_cfg))
         log.info("Playmate Motion Sampler: %s", settings)
-        motion = generate_motion(model, source, audio_features, steps=steps, audio_cfg=audio_cfg,
-                                 emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
-                                 pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
+        with host.models_on_device(model):
+            motion = generate_motion(model, source, audio_features, steps=steps, audio_cfg=audio_cfg,
+                                     emotion_cfg=float(emotion_cfg), seed=int(seed), emotion=emotion, pose=pose,
+                                     pose_smoothing=float(pose_smoothing), sampler=sampler, progress=host.Progress())
         return (motion,)
 
 

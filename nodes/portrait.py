@@ -108,7 +108,8 @@ class PlaymateExtractKeypoints:
     def extract(self, renderer, portrait):
         if not isinstance(portrait, Portrait):
             raise TypeError(f"portrait must come from Load Portrait (PLAYMATE_PORTRAIT), got {type(portrait).__name__}")
-        source = extract_portrait_source(renderer, portrait, progress=host.Progress(portrait.batch_size))
+        with host.models_on_device(renderer):
+            source = extract_portrait_source(renderer, portrait, progress=host.Progress(portrait.batch_size))
         return (source,)
 
 

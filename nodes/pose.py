@@ -59,9 +59,10 @@ class PlaymatePoseFromVideo:
                 raise TypeError(f"audio_features must come from Encode Audio, got {type(audio_features).__name__}")
             fps, num_frames = float(audio_features.fps), int(audio_features.num_frames)
         driving = host.video_stream_source(video) if video is not None else _check_images(images)
-        result = pose_from_driving(driving, _detector(detector), renderer, float(fps), num_frames, float(smoothing),
-                                   length_policy, images_fps=float(images_fps), progress=host.Progress(),
-                                   expression=bool(expression))
+        with host.models_on_device(renderer):
+            result = pose_from_driving(driving, _detector(detector), renderer, float(fps), num_frames,
+                                       float(smoothing), length_policy, images_fps=float(images_fps),
+                                       progress=host.Progress(), expression=bool(expression))
         report = result.summary() + _unused_rates(audio_features, video)
         log.info("Playmate Pose From Video:\n%s", report)
         return (result.pose, plot_pose(result), report)

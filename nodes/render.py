@@ -98,7 +98,8 @@ class PlaymateRenderFrames:
                lip_open, paste_back, feather, portrait=None, audio=None, motion_mode="auto"):
         options, compositor, job = _prepare(source, motion, portrait, batch_size, stitching, eye_retargeting, eye_open,
                                             lip_retargeting, lip_open, paste_back, feather, motion_mode)
-        images = render_images(renderer, source, motion, options, compositor, host.Progress(job.total_frames))
+        with host.models_on_device(renderer):
+            images = render_images(renderer, source, motion, options, compositor, host.Progress(job.total_frames))
         if audio is None:
             audio = {"waveform": torch.zeros(1, 1, 0), "sample_rate": SILENCE_RATE}
         fitted = fit_audio(audio, job.num_frames, job.fps, repeats=len(job.pairs))
@@ -138,8 +139,10 @@ class PlaymateRenderVideo:
         compositor.check_rows(source.batch_size)
         height, width = compositor.size()
         path, subfolder, name = host.save_file_path(filename_prefix, "mp4", width, height)
-        result = render_video(renderer, source, motion, options, compositor, path, audio=audio, crf=int(crf),
-                              metadata=_workflow_metadata(prompt, extra_pnginfo), progress=host.Progress(job.total_frames))
+        with host.models_on_device(renderer):
+            result = render_video(renderer, source, motion, options, compositor, path, audio=audio, crf=int(crf),
+                                  metadata=_workflow_metadata(prompt, extra_pnginfo),
+                                  progress=host.Progress(job.total_frames))
         preview = {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}], "animated": (True,)}
         return {"ui": preview, "result": (host.video_from_file(result.path), result.path)}
 

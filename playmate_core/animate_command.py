@@ -75,6 +75,9 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--crop whole / box: keep the aspect ratio (centre the region in a square) instead of "
                              "stretching it to the square")
     parser.add_argument("--batch-size", type=int, default=8, help="frames rendered together (lower it when out of memory)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile warp + decode (inductor): each batch size compiles once (a minute or more), "
+                             "then renders faster; needs a C++ compiler on CPU, Triton on CUDA")
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
                         help="write the 512x512 face crop instead of pasting the face back into the photo")
@@ -115,7 +118,8 @@ def run_animate(args: argparse.Namespace) -> int:
     def build() -> TalkingHeadPipeline:
         return TalkingHeadPipeline.from_files(
             models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
-            audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait)
+            audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait,
+            compile=args.compile)
 
     try:
         pipe = build()

@@ -31,8 +31,28 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
-def resolve_device(choice: str = "auto") -> torch.device:
-    return default_device() if choice == "auto" else torch.device(choice)
+def available_devices() -> list[str]:
+    """The devices this torch build can use here: cpu, then cuda (cuda:N too with several GPUs), mps, xpu."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        found += ["cuda"] + ([f"cuda:{i}" for i in range(count)] if count > 1 else [])
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        found.append("mps")
+    if getattr(torch, "xpu", None) is not None and torch.xpu.is_available():
+        found.append("xpu")
+    return found
+
+
+def resolve_device(choice: str = "auto", input_name: str = "device") -> torch.device:
+    """'auto' -> cuda > mps > cpu; any other choice must be available here (ValueError naming the input)."""
+    if choice == "auto":
+        return default_device()
+    available = available_devices()
+    if choice not in available:
+        raise ValueError(f"{input_name} {choice!r} is not available on this machine; available: "
+                         f"{', '.join(['auto', *available])} (choose one of them, or auto)")
+    return torch.device(choice)
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:

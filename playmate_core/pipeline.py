@@ -12,6 +12,7 @@ The models folder has ComfyUI's layout (see ``public_models``).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ from .motion.sequence import MotionSequence
 from .pose import PoseEstimate, pose_from_driving
 from .public_models import ENCODER_BY_FAMILY, ENCODER_GROUPS, GROUPS, JOYVASA_PUBLIC_NAME, missing_files
 from .render import Compositor, RenderOptions, render_video
+
+LOG = logging.getLogger("playmate")
 
 DEFAULT_MOTION_MODEL = JOYVASA_PUBLIC_NAME
 ENCODE_CHUNK_SECONDS = 30.0
@@ -183,15 +186,20 @@ class TalkingHeadPipeline:
     def from_files(cls, models_dir: str, *, motion_model: str = DEFAULT_MOTION_MODEL, emotion_model: str | None = None,
                    audio_encoder: str | None = None, device: str = "auto", precision: str = "auto",
                    detector: str = "auto", joyvasa_positional_encoding: str = "released",
-                   liveportrait: str | None = None) -> "TalkingHeadPipeline":
+                   liveportrait: str | None = None, compile: bool = False) -> "TalkingHeadPipeline":
         """Load every model from a models folder (names are file / folder names inside its subfolders).
         audio_encoder None: the encoder the motion model was trained with (JoyVASA: the HuBERT embedded in its
-        file, with the release windowing; Playmate: the public encoder of its family). JoyVASA takes no other."""
+        file, with the release windowing; Playmate: the public encoder of its family). JoyVASA takes no other.
+        compile: torch.compile warp + decode (a warning says why when it cannot, and rendering stays eager)."""
         start = time.perf_counter()
         paths = ModelPaths.locate(models_dir, motion_model, emotion_model, audio_encoder, liveportrait)
-        target = resolve_device(device)
+        target = resolve_device(device, "--device")
         dtype = resolve_precision(precision, target)
         renderer = load_renderer(paths.renderer, target, dtype)
+        if compile:
+            reason = renderer.compile()
+            if reason is not None:
+                LOG.warning("--compile: %s; rendering without compilation", reason)
         model, embedded = load_motion_files(paths.motion_model, target, dtype, joyvasa_positional_encoding,
                                             emotion_path=paths.emotion_model)
         encoder = _choose_encoder(model, embedded, audio_encoder, paths.audio_encoder, target, dtype)

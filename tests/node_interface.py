@@ -19,6 +19,7 @@ from pathlib import Path
 FROZEN = Path(__file__).with_name("node_interface.json")
 MODEL_FILES = "model files"
 PROBE_FILES = ["zz_interface_probe.safetensors", "zz_interface_probe.pt", "zz_interface_probe/config.json"]
+MACHINE_DEVICES = "<the devices this machine has>"  # the device combos list auto + what torch finds here
 
 
 def _describe_input(spec) -> dict:
@@ -40,7 +41,10 @@ def _describe_nodes(mappings: dict) -> dict:
         inputs = []
         for section in ("required", "optional"):
             for name, item in spec.get(section, {}).items():
-                inputs.append({"name": name, "section": section, **_describe_input(item)})
+                entry = {"name": name, "section": section, **_describe_input(item)}
+                if name == "device" and entry.get("choices", [None])[0] == "auto":
+                    entry["choices"] = ["auto", MACHINE_DEVICES]
+                inputs.append(entry)
         out[node_id] = {
             "inputs": inputs,
             "outputs": list(cls.RETURN_TYPES),

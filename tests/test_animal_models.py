@@ -121,7 +121,7 @@ def test_loader_node_species(pack, models_dir, human_states, animal_states):
     root = write_kijai_layout(human_states, models_dir / "liveportrait")
     write_kijai_layout(animal_states, root / "animal")
     spec = type(_loader(pack)).INPUT_TYPES()
-    assert list(spec["optional"]) == ["species"] and spec["optional"]["species"][0] == ["auto", "human", "animal"]
+    assert list(spec["optional"])[0] == "species" and spec["optional"]["species"][0] == ["auto", "human", "animal"]
     chosen = [_animal_choice(n) for n in NETWORKS]
     (animal,) = _loader(pack).load(*chosen, "fp32", "cpu", False)
     assert animal.species == "animal"

@@ -340,3 +340,24 @@ def test_stock_hubert_for_joyvasa_is_refused_before_anything_is_fetched(models, 
     assert code == 2 and "Traceback" not in err and "fetching" not in err and not (tmp_path / "x.mp4").exists()
     assert ("audio_encoder 'chinese-hubert-base': JoyVASA (motion_generator_hubert_chinese.pt) is driven by the HuBERT "
             "embedded in its own file") in err and "drop --audio-encoder" in err
+
+
+def test_compile_without_a_compiler_says_why_and_renders_uncompiled(models, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("CXX", "")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    out = tmp_path / "compiled.mp4"
+    with caplog.at_level("WARNING", logger="playmate"):
+        assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.4), "--out", str(out),
+                       "--compile") == 0
+    assert out.exists()
+    assert any("--compile: no C++ compiler was found" in r.getMessage() and "without compilation" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_an_unavailable_device_names_the_flag_and_the_choices(models, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert cli_main(["animate", "--models-dir", str(models), "--device", "cuda", "--portrait", portrait_path(),
+                     "--audio", speech_clip(tmp_path, 0.4), "--out", str(tmp_path / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --device 'cuda' is not available on this machine; available: auto, cpu" in err
+    assert "Torch not compiled" not in err

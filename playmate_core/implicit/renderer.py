@@ -1,7 +1,10 @@
 """LivePortraitRenderer: the five networks together, on one device and precision (PLAYMATE_RENDERER).
 
 The networks run in the chosen dtype (float32 / float16 / bfloat16, optionally channels-last);
-keypoint math, the stitching / retargeting MLPs and every returned tensor are float32.
+keypoint math, the stitching / retargeting MLPs and every returned tensor are float32. In fp16 / bf16
+the BatchNorm parameters and running statistics stay float32 (as under the official fp16 autocast,
+which never casts weights; a running variance below 6e-5 would lose bits in fp16), and so do the
+warp geometry (dense_motion.py) and the spectral normalisation (spade.py).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from torch import nn
 
 from .checkpoints import (NETWORKS, RendererFiles, check_species, detect_species, find_renderer_files,
                           infer_renderer_config, read_renderer_states)
+from .compiled import CompiledWarpDecode, WarpDecode, compile_unavailable_reason
 from ..checkpoint.io import load_strict
 from .config import RendererConfig
 from .keypoints import apply_stitching_delta, motion_from_head_outputs
@@ -67,8 +71,13 @@ class LivePortraitRenderer:
             net.requires_grad_(False)
         for net in (self.appearance_extractor, self.motion_extractor, self.warping, self.decoder):
             net.to(dtype)
+            for module in net.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.float()
             if channels_last:
                 _to_channels_last_2d(net)
+        self.warp_decode = WarpDecode(self.warping, self.decoder, channels_last)
+        self._compiled: CompiledWarpDecode | None = None
 
     @property
     def device(self) -> torch.device:
@@ -137,11 +146,28 @@ class LivePortraitRenderer:
         """Warped feature [B, 256, 64, 64] -> image [B, 3, 512, 512] float32 in [0, 1]."""
         return self.decoder(self._input(feature)).float()
 
+    def compile(self, device: torch.device | str | None = None, backend: str = "inductor") -> str | None:
+        """Compile warp + decode (see compiled.py) for ``device`` (default: where the networks are now);
+        returns None, or why it cannot (then rendering stays eager). Compilation itself happens on the
+        first render of each batch size."""
+        device = torch.device(device) if device is not None else self.device
+        reason = compile_unavailable_reason(device)
+        if reason is None:
+            self._compiled = CompiledWarpDecode(self.warp_decode, device, backend)
+        return reason
+
+    @property
+    def is_compiled(self) -> bool:
+        return self._compiled is not None and self._compiled.failed is None
+
     @torch.inference_mode()
     def render(self, appearance: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> torch.Tensor:
         """Warp + decode: f_s [B, C, D, 64, 64], x_s and x_d [B, 21, 3] -> [B, 3, 512, 512] in [0, 1].
         The warped feature stays in the network dtype between the two networks."""
-        return self.decoder(self._input(self._warp(appearance, kp_source, kp_driving)["out"])).float()
+        inputs = (appearance.to(self.device), kp_source.to(self.device, torch.float32),
+                  kp_driving.to(self.device, torch.float32))
+        run = self._compiled or self.warp_decode
+        return run(*inputs).float()
 
 def load_renderer(
     source: str | RendererFiles,

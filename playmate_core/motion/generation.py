@@ -231,7 +231,7 @@ def sample_normalized_motion(
 
             def denoise(x, t, state=state):
                 steps_t = torch.full((groups * b,), t, device=device, dtype=torch.long)
-                out = model.denoise(x.to(dtype).repeat(groups, 1, 1), steps_t, state).float()
+                out = model.denoise(x.repeat(groups, 1, 1), steps_t, state).float()  # x stays float32 (see the models)
                 return combine_guidance(out.view(groups, b, *x.shape[1:]), audio_cfg, w_e)
 
             if model.reuse_window_noise:

@@ -29,9 +29,12 @@ class SpectralNormConv2d(nn.Module):
         nn.init.normal_(self.weight_v)
 
     def weight(self) -> torch.Tensor:
-        projected = self.weight_orig.flatten(1) @ self.weight_v  # lower precision under autocast (training)
-        sigma = torch.dot(self.weight_u.to(projected.dtype), projected)
-        return self.weight_orig / sigma
+        """The normalised weight, computed in float32 outside autocast (as the official fp16 autocast keeps it), in
+        the weight dtype."""
+        weight = self.weight_orig.float()
+        with torch.autocast(weight.device.type, enabled=False):
+            sigma = torch.dot(self.weight_u.float(), weight.flatten(1) @ self.weight_v.float())
+        return (weight / sigma).to(self.weight_orig.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight(), self.bias, padding=self.padding)

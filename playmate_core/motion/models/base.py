@@ -70,7 +70,9 @@ class MotionModel(ParameterPlacement, nn.Module):
         raise NotImplementedError
 
     def denoise(self, x_t: torch.Tensor, t: torch.Tensor, state) -> torch.Tensor:
-        """x_t [B, W, 70] normalised noisy motion, t [B] long step in 1..T -> prediction [B, W, 70]."""
+        """x_t [B, W, 70] normalised noisy motion (float32: a model casts it for its network and keeps the float32
+        values where they pass through, so fp16 rounding of x_t is not amplified by the sampler's 1 / sqrt(ab_t)),
+        t [B] long step in 1..T -> prediction [B, W, 70]."""
         raise NotImplementedError
 
     def finalize_motion(self, motion: torch.Tensor, source_motion: torch.Tensor) -> torch.Tensor:

@@ -180,7 +180,7 @@ class JoyVASAMotionModel(MotionModel):
         net = self.denoising_net
         p = prefix.shape[1]
         step = net.diff_step_map(net.step_table[t])
-        h = torch.cat([prefix, net.feature_proj(x_t)], dim=1)
+        h = torch.cat([prefix, net.feature_proj(x_t.to(prefix.dtype))], dim=1)
         h = (h + positions) + step.unsqueeze(1)
         for layer, cross_out in zip(net.transformer.layers, cross):
             h = layer(h, cross_out)

@@ -111,7 +111,6 @@ class PlaymateMotionModel(MotionModel):
         self.identity_in = nn.Sequential(nn.Linear(IDENTITY_DIM, d), nn.SiLU(), nn.Linear(d, d))
         self.time_in = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.register_buffer("positions", sinusoid_table(config.num_prev + config.window, d), persistent=False)
-        self.register_buffer("alpha_bars", self.schedule.alpha_bars.clone(), persistent=False)
         self.blocks = nn.ModuleList(
             ConformerBlock(d, config.heads, config.ff_mult, config.conv_kernel, config.dropout) for _ in range(config.layers)
         )
@@ -151,7 +150,8 @@ class PlaymateMotionModel(MotionModel):
         static, emotion = state
         p = static.shape[1] - x_t.shape[1]
         time = self.time_in(timestep_features(t, self.config.dim).to(static.dtype))
-        h = torch.cat([static[:, :p], static[:, p:] + self.motion_in(x_t)], dim=1) + time.unsqueeze(1)
+        x_net = x_t.to(static.dtype)
+        h = torch.cat([static[:, :p], static[:, p:] + self.motion_in(x_net)], dim=1) + time.unsqueeze(1)
         for block in self.blocks:
             h = block(h)
         h = h[:, p:]
@@ -162,7 +162,8 @@ class PlaymateMotionModel(MotionModel):
             exp_features = h + emotion
             for block in self.emotion_controller:
                 exp_features = block(exp_features)
-        heads = torch.cat([self.exp_head(exp_features), self.pose_head(h)], dim=-1) + self.noise_skip(x_t)
-        alpha_bar = self.alpha_bars[t].to(x_t.dtype).view(-1, 1, 1)
-        return (1 - alpha_bar).sqrt() * x_t + alpha_bar.sqrt() * heads
+        heads = torch.cat([self.exp_head(exp_features), self.pose_head(h)], dim=-1) + self.noise_skip(x_net)
+        # float32: in fp16 / bf16, 1 - alpha_bar near t = 0 (about 1e-4) would round to 0 or to 2x its value
+        alpha_bar = self.schedule.alpha_bars.to(x_t.device)[t].view(-1, 1, 1)
+        return (1 - alpha_bar).sqrt() * x_t.float() + alpha_bar.sqrt() * heads.float()
 
