@@ -51,9 +51,9 @@ class PlaymateLoadLivePortrait:
         inputs = {
             name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
         }
-        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x faster than fp32 on recent CPUs (small accuracy cost)."})
+        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off only on CPUs with AMX or AVX512-BF16; without them it is about 4x slower than fp32 (small accuracy cost)."})
         inputs["device"] = (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the networks there when a node needs them and may offload them). The list shows the devices this machine has."})
-        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: faster with bf16 on CPU and fp16 on GPU."})
+        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: for fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."})
         optional = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
         optional["compile"] = ("BOOLEAN", {"default": False, "tooltip": "torch.compile warp + decode (inductor). The first render of each batch size compiles (about a minute or more), later ones are faster. Needs a C++ compiler on CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."})
         return {"required": inputs, "optional": optional}

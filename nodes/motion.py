@@ -62,7 +62,7 @@ class PlaymateLoadMotionModel:
             "model_name": (_motion_files(STAGE1, JOYVASA_PUBLIC_NAME, PLAYMATE_STAGE1_NAME),
                            {"default": JOYVASA_PUBLIC_NAME, "tooltip": "Motion-model file in models/playmate."}),
             "device": (host.device_choices(), {"default": "auto", "tooltip": "Where the model runs; auto = the host's compute device (it loads the model there when needed and may offload it). The list shows the devices this machine has."}),
-            "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on recent CPUs. The motion statistics always stay fp32."}),
+            "precision": (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 elsewhere. bf16 pays off only on CPUs with AMX or AVX512-BF16 (slower than fp32 without them). The motion statistics always stay fp32."}),
             "joyvasa_positional_encoding": (list(POSITIONAL_ENCODINGS), {"default": "released", "tooltip": "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."}),
             "emotion_model": (["none", *_motion_files(STAGE2, PLAYMATE_EMOTION_NAME, extensions=(".safetensors",))], {"default": "none", "tooltip": "Optional stage-2 emotion controller (e.g. playmate_emotion.safetensors from `train stage2`) trained on the model_name file; none = no emotion control."}),
         }}

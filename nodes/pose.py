@@ -26,7 +26,7 @@ class PlaymatePoseFromVideo:
                 "renderer": ("PLAYMATE_RENDERER", {"tooltip": "The LivePortrait networks (Load LivePortrait): its motion extractor measures the head pose."}),
                 "detector": (DETECTORS, {"default": "auto", "tooltip": "Face detector for the driving frames (as in Load Portrait). The largest face of each frame is used."}),
                 "smoothing": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the pose over time: a centred Gaussian (no lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."}),
-                "length_policy": (list(LENGTH_POLICIES), {"default": "loop", "tooltip": "When the driving video is shorter than the audio: loop it, play it back and forth (ping_pong), hold its last pose, or trim (keep the video's length; the sampler then holds the last pose). A longer video is cut to the audio."}),
+                "length_policy": (list(LENGTH_POLICIES), {"default": "loop", "tooltip": "When the driving video is shorter than the audio: loop it, play it back and forth (ping_pong), hold its last pose (hold_last), or trim (keep the video's length; the sampler then holds the last pose). A longer video is cut to the audio."}),
                 "fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the pose when no audio_features are connected (with them, theirs is used)."}),
                 "images_fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the images input (a VIDEO input carries its own)."}),
             },
