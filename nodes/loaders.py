@@ -52,13 +52,14 @@ SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safeten
     required={
         **{name: choice(_liveportrait_choices, LIVEPORTRAIT_FILES[name].name, SLOT_TOOLTIP.format(name))
            for name in NETWORKS},
-        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 is ~5x "
-                                                "faster than fp32 on recent CPUs (small accuracy cost)."),
-        "device": choice(host.device_choices, "auto", "auto: the device ComfyUI computes on (it loads the networks "
-                                                      "there when a node needs them and may offload them). The list "
-                                                      "shows the devices this machine has."),
-        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: "
-                                        "faster with bf16 on CPU and fp16 on GPU."),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off "
+                                                "only on CPUs with AMX or AVX512-BF16; without them it "
+                                                "is about 4x slower than fp32 (small accuracy cost)."),
+        "device": choice(host.device_choices, "auto", "auto: the device ComfyUI computes on (it loads the "
+                                                      "networks there when a node needs them and may offload "
+                                                      "them). The list shows the devices this machine has."),
+        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: for "
+                                        "fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."),
     },
     optional={
         "species": choice(["auto", *SPECIES], "auto", "Which LivePortrait set this is. auto: animal when the "

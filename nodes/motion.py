@@ -56,11 +56,12 @@ def _emotion_choices() -> list[str]:
     display="Load Motion Model (Playmate)", category=CATEGORY, function="load",
     required={
         "model_name": choice(_stage1_files, JOYVASA_PUBLIC_NAME, "Motion-model file in models/playmate."),
-        "device": choice(host.device_choices, "auto", "Where the model runs; auto = the host's compute device (it "
-                                                      "loads the model there when needed and may offload it). The "
-                                                      "list shows the devices this machine has."),
-        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 elsewhere. bf16 is faster on "
-                                                "recent CPUs. The motion statistics always stay fp32."),
+        "device": choice(host.device_choices, "auto", "Where the model runs; auto = the host's compute device "
+                                                      "(it loads the model there when needed and may offload "
+                                                      "it). The list shows the devices this machine has."),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 elsewhere. bf16 pays off only "
+                                                "on CPUs with AMX or AVX512-BF16 (slower than fp32 "
+                                                "without them). The motion statistics always stay fp32."),
         "joyvasa_positional_encoding": choice(POSITIONAL_ENCODINGS, "released",
             "JoyVASA only: 'released' reproduces the published weights' behaviour (a constant "
             "positional offset, as they were trained); 'fixed' is JoyVASA's later per-position encoding."),

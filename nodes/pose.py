@@ -26,10 +26,11 @@ log = logging.getLogger(__name__)
                                               "Portrait). The largest face of each frame is used."),
         "smoothing": real(0.3, 0.0, 1.0, 0.05, "Smooths the pose over time: a centred Gaussian (no "
                                                "lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."),
-        "length_policy": choice(LENGTH_POLICIES, "loop", "When the driving video is shorter than the audio: loop "
-                                                         "it, play it back and forth (ping_pong), hold its last "
-                                                         "pose, or trim (keep the video's length; the sampler then "
-                                                         "holds the last pose). A longer video is cut to the audio."),
+        "length_policy": choice(LENGTH_POLICIES, "loop", "When the driving video is shorter than the audio: "
+                                                         "loop it, play it back and forth (ping_pong), hold "
+                                                         "its last pose (hold_last), or trim (keep the "
+                                                         "video's length; the sampler then holds the last "
+                                                         "pose). A longer video is cut to the audio."),
         "fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the pose when no audio_features "
                                            "are connected (with them, theirs is used)."),
         "images_fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the images input (a VIDEO input carries its own)."),

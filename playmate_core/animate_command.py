@@ -54,7 +54,8 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                              "its CLI uses 2.8; Playmate 1.5)")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="auto: cuda, then mps, then cpu")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="auto: fp16 on CUDA, fp32 elsewhere; bf16 is faster on recent CPUs")
+                        help="auto: fp16 on CUDA, fp32 elsewhere; bf16 only on CPUs with AMX or AVX512-BF16 "
+                             "(about 4x slower than fp32 without them)")
     add_models_dir_argument(parser)
     parser.add_argument("--motion-model", default=None,
                         help="file in <models>/playmate (default: JoyVASA's motion_generator_hubert_chinese.pt)")
