@@ -1,10 +1,10 @@
 """The whole `animate` pipeline, seconds per stage: portrait, audio, pose, motion, render.
 
-Builds a models folder in the public layout with random weights of the chosen size (speed does not
-depend on the values): "tiny" (the test networks) or "full" (LivePortrait's official sizes,
-JoyVASA's released DiT with its embedded HuBERT of chinese-hubert-base's size), then runs TalkingHeadPipeline.animate on the
-test-fixture portrait and the first `--seconds` of the test speech clip, in a fresh process per row.
-Uses tests/fixtures (media, and the JoyVASA template) and tests/joyvasa_standin.py. Prints a table.
+Builds a models folder in the public layout with random weights of the chosen size (speed does not depend on the
+values): "tiny" (the test networks) or "full" (LivePortrait's official sizes, JoyVASA's released DiT with its embedded
+HuBERT of chinese-hubert-base's size), then runs TalkingHeadPipeline.animate on the test-fixture portrait and the first
+`--seconds` of the test speech clip, in a fresh process per row. Uses tests/fixtures (media, and the JoyVASA template)
+and tests/joyvasa_standin.py. Prints a table.
 
     python benchmarks/animate_bench.py --config tiny --seconds 1 4
     python benchmarks/animate_bench.py --config full --seconds 0.4 --steps 25
@@ -41,7 +41,8 @@ def write_models(root: str, config: str) -> None:
     renderer = RendererConfig.tiny() if config == "tiny" else RendererConfig.official()
     write_kijai_layout(random_official_states(renderer), Path(root, "liveportrait"))
     os.makedirs(os.path.join(root, "playmate"), exist_ok=True)
-    write_release(joyvasa_standin, joyvasa_standin.make_state_dict(hubert_layers=1 if config == "tiny" else 12), os.path.join(root, "playmate"))
+    write_release(joyvasa_standin, joyvasa_standin.make_state_dict(hubert_layers=1 if config == "tiny" else 12),
+                  os.path.join(root, "playmate"))
     shutil.copyfile(os.path.join(FIXTURES, "joyvasa", "motion_template.pkl"),
                     os.path.join(root, "playmate", "motion_template.pkl"))
 
@@ -90,7 +91,8 @@ def main() -> None:
         return
     load = os.getloadavg()[0]
     print(f"animate, {args.config} networks, {args.device} {args.precision}, {args.steps} steps, load {load:.1f}")
-    print("clip s | frames | models s | portrait s | audio s | pose s | motion s | render s | render s/frame | peak RSS")
+    print("clip s | frames | models s | portrait s | audio s | "
+          "pose s | motion s | render s | render s/frame | peak RSS")
     with tempfile.TemporaryDirectory() as models:
         write_models(models, args.config)
         for seconds in args.seconds:

@@ -128,8 +128,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         gpu = f"{r['gpu_peak_mb']:.0f}" if r["gpu_peak_mb"] is not None else "-"
-        print(f"| {r['audio_s']:g} s | {r['dtype']} | {r['encode_s']:.2f} | {r['rtf']:.3f} | {r['rss_before_mb']:.0f} | "
-              f"{r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['rss_before_mb']:.0f} | {gpu} |")
+        print(f"| {r['audio_s']:g} s | {r['dtype']} | {r['encode_s']:.2f} | {r['rtf']:.3f} | {r['rss_before_mb']:.0f} "
+              f"| {r['peak_rss_mb']:.0f} | {r['peak_rss_mb'] - r['rss_before_mb']:.0f} | {gpu} |")
 
 
 if __name__ == "__main__":

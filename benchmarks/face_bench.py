@@ -2,8 +2,8 @@
 
     python benchmarks/face_bench.py [--device cpu|cuda] [--threads 2] [--repeats 5]
 
-Uses the test portraits (tests/fixtures/media/portraits; the 2048 px one is the astronaut upscaled 4x). Times are medians of --repeats runs after
-one warm-up run, wall clock, per call.
+Uses the test portraits (tests/fixtures/media/portraits; the 2048 px one is the astronaut upscaled 4x). Times are
+medians of --repeats runs after one warm-up run, wall clock, per call.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def median_ms(fn, repeats: int, device: torch.device) -> float:
 
 def photo(name: str) -> torch.Tensor:
     if name == "astronaut_2048x2048_upscaled.png":  # made as the tests make it (tests/portrait_photos.py)
-        image = Image.open(os.path.join(PORTRAITS, "astronaut_512x512.png")).convert("RGB").resize((2048, 2048), Image.LANCZOS)
+        image = Image.open(os.path.join(PORTRAITS, "astronaut_512x512.png")).convert("RGB")
+        image = image.resize((2048, 2048), Image.LANCZOS)
     else:
         image = Image.open(os.path.join(PORTRAITS, name)).convert("RGB")
     array = np.asarray(image, dtype=np.float32) / 255
@@ -67,16 +68,19 @@ def main() -> None:
             for batch in (1, 8):
                 x = torch.rand(batch, 3, config.input_size, config.input_size, device=device)
                 name = getattr(config, "variant", "facemesh")
-                rows.append((f"network {name} {config.input_size}px", batch, median_ms(lambda: net(x), args.repeats, device)))
+                rows.append((f"network {name} {config.input_size}px", batch,
+                             median_ms(lambda: net(x), args.repeats, device)))
     for name in ("astronaut_512x512.png", "astronaut_2048x2048_upscaled.png"):
         image = photo(name)
         side = image.shape[2]
         for model in ("short_range", "auto", "full_range"):
             detector = MediaPipeFaceDetector(model, device)
-            rows.append((f"detect + mesh ({model}) {side}px", 1, median_ms(lambda: detector.detect(image), args.repeats, device)))
+            rows.append((f"detect + mesh ({model}) {side}px", 1,
+                         median_ms(lambda: detector.detect(image), args.repeats, device)))
         detector = MediaPipeFaceDetector("auto", device)
         batch = image.expand(8, -1, -1, -1)
-        rows.append((f"detect + mesh (auto) {side}px", 8, median_ms(lambda: detector.detect(batch), args.repeats, device)))
+        rows.append((f"detect + mesh (auto) {side}px", 8,
+                     median_ms(lambda: detector.detect(batch), args.repeats, device)))
         portrait = load_portraits(image, detector)
         rows.append((f"load_portraits (detect + crop) {side}px", 1,
                      median_ms(lambda: load_portraits(image, detector), args.repeats, device)))

@@ -109,7 +109,8 @@ def section_tests(check: Check) -> None:
     if check.dry:
         command.append("--collect-only")
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=max(30.0, min(240.0, check.left())))
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          timeout=max(30.0, min(240.0, check.left())))
     summary = (done.stdout.strip().splitlines() or ["no output"])[-1]
     check.add("tests", f"{len(DEVICE_TESTS)} files" + (" (collected)" if check.dry else ""),
               f"{'ok' if done.returncode == 0 else 'FAILED'}: {summary} ({time.perf_counter() - start:.0f} s)")

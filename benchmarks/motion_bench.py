@@ -99,9 +99,10 @@ def main() -> int:
     if args.case_model:
         print(json.dumps(run_case(args)))
         return 0
-    print(f"motion sampling, {args.device} {args.precision}, {args.threads} threads; RTF = sampling time / audio duration")
+    print(f"motion sampling, {args.device} {args.precision}, "
+          f"{args.threads} threads; RTF = sampling time / audio duration")
     print(f"load average before: {os.getloadavg()[0]:.1f} (other processes share these cores)")
-    print(f"| model | params (M) | guidance | sampler, steps | audio (s) | time (s) | RTF | peak RSS (MB) |")
+    print("| model | params (M) | guidance | sampler, steps | audio (s) | time (s) | RTF | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|---|")
     for model, emotion, sampler, steps in CASES:
         if model not in args.models:
@@ -113,8 +114,8 @@ def main() -> int:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             r = json.loads(out)
             guidance = "audio + emotion (3 passes)" if emotion else "audio (2 passes)"
-            print(f"| {model} | {r['params_m']:.1f} | {guidance} | {sampler}, {steps} | {seconds:g} | {r['seconds']:.2f} | "
-                  f"{r['rtf']:.3f} | {r['peak_rss_mb']:.0f} |", flush=True)
+            print(f"| {model} | {r['params_m']:.1f} | {guidance} | {sampler}, {steps} | "
+                  f"{seconds:g} | {r['seconds']:.2f} | {r['rtf']:.3f} | {r['peak_rss_mb']:.0f} |", flush=True)
     return 0
 
 

@@ -201,7 +201,8 @@ def accuracy_vs_fp32(precision: str, channels_last: bool) -> float | None:
         folder = write_kijai_layout(golden_official_states(), Path(tmp))
         full = load_renderer(str(folder))
         with torch.inference_mode():
-            inputs = (full.extract_appearance(golden["input.source_image"]), golden["derived.x_s"], golden["e2e.x_d_final"])
+            inputs = (full.extract_appearance(golden["input.source_image"]), golden["derived.x_s"],
+                      golden["e2e.x_d_final"])
         reference = full.render(*inputs)
         lowered = load_renderer(str(folder), dtype=dtype, channels_last=channels_last).render(*inputs)
     return float((lowered - reference).norm() / reference.norm())
@@ -239,7 +240,8 @@ def run_e2e(device_name: str, precision: str, channels_last: bool, config: str, 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if output == "video":
-            render_video(renderer, source, MotionSequence(motion, fps), options, Compositor(), os.path.join(tmp, "b.mp4"),
+            render_video(renderer, source, MotionSequence(motion, fps), options, Compositor(),
+                         os.path.join(tmp, "b.mp4"),
                          audio=audio)
         else:
             render_images(renderer, source, MotionSequence(motion, fps), options, Compositor())
@@ -255,10 +257,10 @@ def run_e2e(device_name: str, precision: str, channels_last: bool, config: str, 
 
 def _format_e2e(row: dict) -> str:
     return (
-        f"{row['device']:5s} | {row['config']:8s} | {row['precision']:22s} | {row['output']:6s} | batch {row['batch']:2d}"
-        f" | {row['seconds']:5.1f} s = {row['frames']:5d} frames | {row['fps']:7.2f} frames/s"
-        f" | RSS before {row['rss_before_gib']:.2f} GiB, peak {row['peak_rss_gib']:.2f} GiB"
-        f" (+{(row['peak_rss_gib'] - row['rss_before_gib']) * 1024:.0f} MiB)"
+        f"{row['device']:5s} | {row['config']:8s} | {row['precision']:22s} | {row['output']:6s} | batch "
+        f"{row['batch']:2d} | {row['seconds']:5.1f} s = {row['frames']:5d} frames | {row['fps']:7.2f} "
+        f"frames/s | RSS before {row['rss_before_gib']:.2f} GiB, peak {row['peak_rss_gib']:.2f} GiB "
+        f"(+{(row['peak_rss_gib'] - row['rss_before_gib']) * 1024:.0f} MiB)"
     )
 
 
@@ -339,9 +341,9 @@ def _format_compare(row: dict) -> str:
     load = ", ".join(f"{x:.1f}" for x in row["load_average"])
     return (
         f"{row['device']:5s} | {row['precision']:5s} | batch {row['batch']:2d} | warp+decode per frame: eager "
-        f"{row['eager_s_per_frame']:.2f} s, compiled {row['compiled_s_per_frame']:.2f} s (medians of {row['repeat']}, "
-        f"interleaved) = x{row['eager_s_per_frame'] / row['compiled_s_per_frame']:.2f} | compile {row['compile_s']:.0f} s"
-        f" | rel L2 {row['rel_l2']:.1e} | {row['threads']} threads, load average {load}"
+        f"{row['eager_s_per_frame']:.2f} s, compiled {row['compiled_s_per_frame']:.2f} s (medians of "
+        f"{row['repeat']}, interleaved) = x{row['eager_s_per_frame'] / row['compiled_s_per_frame']:.2f} | compile "
+        f"{row['compile_s']:.0f} s | rel L2 {row['rel_l2']:.1e} | {row['threads']} threads, load average {load}"
     )
 
 
@@ -351,9 +353,9 @@ def _format(row: dict) -> str:
         gpu += f" | compile {row['compile_s']:.0f} s"
     acc = f" | frame rel L2 vs fp32 {row['rel_l2_vs_fp32']:.1e}" if row.get("rel_l2_vs_fp32") is not None else ""
     return (
-        f"{row['device']:5s} | {row['precision']:22s} | batch {row['batch']:2d} | warp+decode {row['render_s_per_frame'] * 1000:9.1f} ms/frame"
-        f" | appearance {row['appearance_s_per_image'] * 1000:7.1f} ms | motion {row['motion_s_per_image'] * 1000:7.1f} ms"
-        f" | peak RSS {row['peak_rss_gib']:.2f} GiB{gpu}{acc}"
+        f"{row['device']:5s} | {row['precision']:22s} | batch {row['batch']:2d} | warp+decode "
+        f"{row['render_s_per_frame'] * 1000:9.1f} ms/frame | appearance {row['appearance_s_per_image'] * 1000:7.1f} "
+        f"ms | motion {row['motion_s_per_image'] * 1000:7.1f} ms | peak RSS {row['peak_rss_gib']:.2f} GiB{gpu}{acc}"
     )
 
 

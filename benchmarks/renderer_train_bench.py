@@ -4,7 +4,8 @@ of the kept 512 px frames.
 Random weights (real VGG19 widths, perceptual at 256 px); each row times optimiser steps after a warm-up one
 (the three renders, VGG19 on four images, backward, AdamW; no data loading). Disk: the test fixtures' 512x512 driving
 video's frames JPEG-encoded as `train prepare --renderer-frames` stores them.
-Run: PYTHONPATH=. python benchmarks/renderer_train_bench.py [--device cpu|cuda] [--steps N] [--networks M] [--sizes tiny,full]
+Run: PYTHONPATH=. python benchmarks/renderer_train_bench.py [--device cpu|cuda] [--steps N] [--networks M]
+    [--sizes tiny,full]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def seconds_per_step(config: RendererConfig, networks: list[str], device, steps:
         p.requires_grad_(True)
     optimizer = torch.optim.AdamW(params, lr=1e-5)
     batch = PairBatch(torch.rand(1, 3, 512, 512), torch.rand(1, 3, 512, 512)).to(device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    on_cuda = device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else torch.autocast("cpu", enabled=False)
     times = []
     for _ in range(steps + 1):
         if device.type == "cuda":

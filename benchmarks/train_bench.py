@@ -25,7 +25,8 @@ def synthetic_batch(config: PlaymateConfig, batch: int, emotion: bool, device) -
         rows = torch.zeros(batch, w, 9)
         rows[..., 5] = 1.0
     return WindowBatch(motion=torch.randn(batch, w, 70), prev_motion=torch.randn(batch, p, 70),
-                       audio=torch.randn(batch, w, config.audio_dim), prev_audio=torch.randn(batch, p, config.audio_dim),
+                       audio=torch.randn(batch, w, config.audio_dim),
+                       prev_audio=torch.randn(batch, p, config.audio_dim),
                        kp_canonical=torch.randn(batch, 21, 3) * 0.1, source_motion=torch.zeros(batch, 70),
                        use_start=torch.zeros(batch, dtype=torch.bool), emotion=rows).to(device)
 
@@ -45,7 +46,8 @@ def seconds_per_step(preset: str, stage: int, device, steps: int) -> tuple[float
     ema = [p.detach().clone() for p in params]
     batch = synthetic_batch(config, train.batch_size, stage == 2, device)
     g = torch.Generator().manual_seed(0)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    on_cuda = device.type == "cuda"
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if on_cuda else torch.autocast("cpu", enabled=False)
 
     def step():
         with autocast:

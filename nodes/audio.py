@@ -19,6 +19,7 @@ from playmate_core.download import DownloadError, download_file, missing_files_m
 from . import host
 from .loaders import PRECISIONS, resolve_precision
 from .model_cache import ModelCache, file_identity
+from .spec import choice, integer, link, mappings, node, real
 
 KIND = "audio_encoders"
 NORMALIZATION = {"auto": None, "on": True, "off": False}
@@ -84,43 +85,29 @@ class NoEmbeddedEncoder:
         self.message = message
 
 
+@node(
+    display="Load Audio Encoder (Playmate)", category="Playmate/loaders", function="load",
+    required={
+        "encoder_name": choice(encoder_choices, next(iter(PUBLIC_ENCODERS)), (
+            "For Playmate motion models: the encoder the model was trained with (a Hugging Face "
+            "folder with config.json + model.safetensors or pytorch_model.bin, or a single "
+            "weights file in models/audio_encoders). wav2vec2-base-960h and chinese-hubert-base "
+            "are downloaded on first use when there is internet. JoyVASA does not use this node.")),
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. "
+                                                "fp32 gives the reference features."),
+        "device": choice(host.device_choices, "auto", "auto: the device ComfyUI computes on (it loads "
+                                                      "the encoder there when needed and may offload "
+                                                      "it). The list shows the devices this machine has."),
+        "input_normalization": choice(NORMALIZATION, "auto", (
+            "Scale each clip to zero mean, unit variance before encoding. auto = the model's "
+            "preprocessor_config.json, else on for wav2vec2 and off for HuBERT (as JoyVASA).")),
+    },
+    outputs={"encoder": "PLAYMATE_AUDIO_ENCODER"},
+)
 class PlaymateLoadAudioEncoder:
-    """Load a wav2vec2 or HuBERT speech encoder from models/audio_encoders (for Playmate motion models)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "encoder_name": (encoder_choices(), {
-                    "default": next(iter(PUBLIC_ENCODERS)),
-                    "tooltip": "For Playmate motion models: the encoder the model was trained with (a Hugging Face "
-                               "folder with config.json + model.safetensors or pytorch_model.bin, or a single weights "
-                               "file in models/audio_encoders). wav2vec2-base-960h and chinese-hubert-base are "
-                               "downloaded on first use when there is internet. JoyVASA does not use this node.",
-                }),
-                "precision": (PRECISIONS, {
-                    "default": "auto",
-                    "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. fp32 gives the reference features.",
-                }),
-                "device": (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the encoder there when needed and may offload it). The list shows the devices this machine has."}),
-                "input_normalization": (list(NORMALIZATION), {
-                    "default": "auto",
-                    "tooltip": "Scale each clip to zero mean, unit variance before encoding. auto = the model's "
-                               "preprocessor_config.json, else on for wav2vec2 and off for HuBERT (as JoyVASA).",
-                }),
-            }
-        }
-
-    RETURN_TYPES = ("PLAYMATE_AUDIO_ENCODER",)
-    RETURN_NAMES = ("encoder",)
-    FUNCTION = "load"
-    CATEGORY = "Playmate/loaders"
-    DESCRIPTION = (
-        "Loads a wav2vec2 / HuBERT speech encoder (Hugging Face layout, strict: every key and shape is "
-        "checked) for Encode Audio (Playmate), to drive Playmate motion models. JoyVASA brings its own encoder: "
-        "use Load Motion Model's audio_encoder output instead. Missing public encoders are downloaded when there "
-        "is internet."
-    )
+    """Loads a wav2vec2 / HuBERT speech encoder (Hugging Face layout, strict: every key and shape is checked) for
+    Encode Audio (Playmate), to drive Playmate motion models. JoyVASA brings its own encoder: use Load Motion Model's
+    audio_encoder output instead. Missing public encoders are downloaded when there is internet."""
 
     def load(self, encoder_name, precision="auto", device="auto", input_normalization="auto"):
         if input_normalization not in NORMALIZATION:
@@ -133,7 +120,8 @@ class PlaymateLoadAudioEncoder:
         try:
             encoder = _encoders.get_or_load(
                 key, lambda: host.manage_model(
-                    load_audio_encoder(path, dtype=dtype, device=host.loading_device(target), normalize_input=normalize),
+                    load_audio_encoder(path, dtype=dtype, device=host.loading_device(target),
+                                       normalize_input=normalize),
                     target)
             )
         except EncoderWeightsError as exc:
@@ -141,58 +129,40 @@ class PlaymateLoadAudioEncoder:
         return (encoder,)
 
 
+@node(
+    display="Encode Audio (Playmate)", category="Playmate/audio", function="encode",
+    required={
+        "audio": link("AUDIO", "Speech or singing; any sample rate, mono or stereo, any length."),
+        "encoder": link("PLAYMATE_AUDIO_ENCODER", (
+            "JoyVASA: Load Motion Model's audio_encoder output (the HuBERT embedded in its checkpoint, "
+            "run in its released 4 s windows). Playmate models: Load Audio Encoder (Playmate).")),
+        "fps": real(25.0, 1.0, 120.0, 0.01,
+                    "Video frame rate the features are aligned to; frame count = ceil(duration x fps)."),
+        "layer": integer(-1, -1, 48,
+                         "Encoder hidden state to use: -1 = last layer, 0 = transformer input, k = layer k."),
+        "chunk_seconds": real(30.0, 0.0, 600.0, 1.0, (
+            "Long audio is encoded in chunks of this length, each with 5 s of context on "
+            "each side and cross-faded at the seams, so memory stays flat; 0 = the whole "
+            "clip at once. JoyVASA's embedded encoder always uses its own 4 s windows.")),
+    },
+    optional={
+        "audio_encoder_output": link("AUDIO_ENCODER_OUTPUT", (
+            "Optional: features from the core Audio Encoder Encode node for the same audio, used "
+            "instead of running the encoder (must match its width, layers and normalisation).")),
+    },
+    outputs={"audio_features": "PLAYMATE_AUDIO_FEATURES", "frame_count": "INT", "audio": "AUDIO"},
+)
 class PlaymateEncodeAudio:
-    """AUDIO -> speech features per video frame, the frame count, and the audio fitted to those frames."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "audio": ("AUDIO", {"tooltip": "Speech or singing; any sample rate, mono or stereo, any length."}),
-                "encoder": ("PLAYMATE_AUDIO_ENCODER", {
-                    "tooltip": "JoyVASA: Load Motion Model's audio_encoder output (the HuBERT embedded in its checkpoint, "
-                               "run in its released 4 s windows). Playmate models: Load Audio Encoder (Playmate).",
-                }),
-                "fps": ("FLOAT", {
-                    "default": 25.0, "min": 1.0, "max": 120.0, "step": 0.01,
-                    "tooltip": "Video frame rate the features are aligned to; frame count = ceil(duration x fps).",
-                }),
-                "layer": ("INT", {
-                    "default": -1, "min": -1, "max": 48,
-                    "tooltip": "Encoder hidden state to use: -1 = last layer, 0 = transformer input, k = layer k.",
-                }),
-                "chunk_seconds": ("FLOAT", {
-                    "default": 30.0, "min": 0.0, "max": 600.0, "step": 1.0,
-                    "tooltip": "Long audio is encoded in chunks of this length, each with 5 s of context on each side and "
-                               "cross-faded at the seams, so memory stays flat; 0 = the whole clip at once. JoyVASA's "
-                               "embedded encoder always uses its own 4 s windows.",
-                }),
-            },
-            "optional": {
-                "audio_encoder_output": ("AUDIO_ENCODER_OUTPUT", {
-                    "tooltip": "Optional: features from the core Audio Encoder Encode node for the same audio, used "
-                               "instead of running the encoder (must match its width, layers and normalisation).",
-                }),
-            },
-        }
-
-    RETURN_TYPES = ("PLAYMATE_AUDIO_FEATURES", "INT", "AUDIO")
-    RETURN_NAMES = ("audio_features", "frame_count", "audio")
-    FUNCTION = "encode"
-    CATEGORY = "Playmate/audio"
-    DESCRIPTION = (
-        "Encodes speech with wav2vec2 / HuBERT and resamples the 50 Hz features to the video frame rate (JoyVASA's "
-        "embedded HuBERT: in its released 4 s windows). "
-        "Also returns the frame count and the audio trimmed or padded to exactly that many frames, so video "
-        "and sound stay in sync downstream."
-    )
+    """Encodes speech with wav2vec2 / HuBERT and resamples the 50 Hz features to the video frame rate (JoyVASA's
+    embedded HuBERT: in its released 4 s windows). Also returns the frame count and the audio trimmed or padded to
+    exactly that many frames, so video and sound stay in sync downstream."""
 
     def encode(self, audio, encoder, fps=25.0, layer=-1, chunk_seconds=30.0, audio_encoder_output=None):
         if isinstance(encoder, NoEmbeddedEncoder):
             raise ValueError(f"encoder: {encoder.message}")
         if not isinstance(encoder, AudioEncoder):
-            raise TypeError(f"encoder: expected a PLAYMATE_AUDIO_ENCODER (Load Motion Model's audio_encoder output for "
-                            f"JoyVASA, Load Audio Encoder for Playmate models), got {type(encoder).__name__}")
+            raise TypeError("encoder: expected a PLAYMATE_AUDIO_ENCODER (Load Motion Model's audio_encoder output "
+                            f"for JoyVASA, Load Audio Encoder for Playmate models), got {type(encoder).__name__}")
         if audio_encoder_output is not None:
             features = features_from_encoder_output(audio_encoder_output, audio, encoder, fps, layer)
         else:
@@ -203,11 +173,4 @@ class PlaymateEncodeAudio:
         return (features, features.num_frames, fit_audio_to_frames(audio, features.num_frames, fps))
 
 
-NODE_CLASS_MAPPINGS = {
-    "PlaymateLoadAudioEncoder": PlaymateLoadAudioEncoder,
-    "PlaymateEncodeAudio": PlaymateEncodeAudio,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "PlaymateLoadAudioEncoder": "Load Audio Encoder (Playmate)",
-    "PlaymateEncodeAudio": "Encode Audio (Playmate)",
-}
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymateLoadAudioEncoder, PlaymateEncodeAudio)

@@ -8,6 +8,7 @@ devices.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import weakref
@@ -18,6 +19,7 @@ import torch
 
 from playmate_core.devices import available_devices, default_device, resolve_device
 
+log = logging.getLogger(__name__)
 PACK_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # model folder name -> file extensions it holds
@@ -83,7 +85,7 @@ def install_example_inputs() -> list[str]:
                 shutil.copyfileobj(src, dst)
             copied.append(name)
         except OSError as err:  # a read-only input folder: the workflows then ask for the files, as before
-            print(f"[Playmate] could not copy the example input {name} to {target}: {err}")
+            log.warning("Playmate: could not copy the example input %s to %s: %s", name, target, err)
     return copied
 
 

@@ -13,6 +13,7 @@ from playmate_core.implicit.renderer import load_renderer
 
 from . import host
 from .model_cache import ModelCache, file_identity
+from .spec import boolean, choice, mappings, node
 
 _renderers = ModelCache()
 LOG = logging.getLogger("playmate")
@@ -29,7 +30,8 @@ def _fetch_missing(missing: dict[str, str]) -> None:
     public = {n: PUBLIC_CHOICES.get(rel) for n, rel in missing.items()}
     unknown = [rel for n, rel in missing.items() if public[n] is None or public[n][0] != n]
     if unknown:
-        raise FileNotFoundError(f"LivePortrait file(s) not found in any models/liveportrait folder: {', '.join(unknown)}")
+        raise FileNotFoundError("LivePortrait file(s) not found in any "
+                                f"models/liveportrait folder: {', '.join(unknown)}")
     by_folder: dict[str, list] = {}
     for _, remote, subfolder in public.values():
         by_folder.setdefault(os.path.join(root, subfolder) if subfolder else root, []).append(remote)
@@ -41,28 +43,39 @@ def _fetch_missing(missing: dict[str, str]) -> None:
             raise FileNotFoundError(missing_files_message("LivePortrait weights", remotes, folder, str(err))) from err
 
 
+SLOT_TOOLTIP = ("LivePortrait {} file from models/liveportrait: Kijai's .safetensors, "
+                "the official .pth, or a Playmate renderer file (which holds all five).")
+
+
+@node(
+    display="Load LivePortrait (Playmate)", category="Playmate/loaders", function="load",
+    required={
+        **{name: choice(_liveportrait_choices, LIVEPORTRAIT_FILES[name].name, SLOT_TOOLTIP.format(name))
+           for name in NETWORKS},
+        "precision": choice(PRECISIONS, "auto", "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off "
+                                                "only on CPUs with AMX or AVX512-BF16; without them it "
+                                                "is about 4x slower than fp32 (small accuracy cost)."),
+        "device": choice(host.device_choices, "auto", "auto: the device ComfyUI computes on (it loads the "
+                                                      "networks there when a node needs them and may offload "
+                                                      "them). The list shows the devices this machine has."),
+        "channels_last": boolean(False, "Channels-last memory format for the 2D networks: for "
+                                        "fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."),
+    },
+    optional={
+        "species": choice(["auto", *SPECIES], "auto", "Which LivePortrait set this is. auto: animal when the "
+                                                      "four base networks come from an animal folder (Kijai's "
+                                                      "animal/, the official liveportrait_animals/) or a "
+                                                      "Playmate file that says so, else human. The animal set "
+                                                      "drives the motion with the official animal settings."),
+        "compile": boolean(False, "torch.compile warp + decode (inductor). The first render of each batch size "
+                                  "compiles (about a minute or more), later ones are faster. Needs a C++ compiler on "
+                                  "CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."),
+    },
+    outputs={"renderer": "PLAYMATE_RENDERER"},
+)
 class PlaymateLoadLivePortrait:
-    """Loads the five LivePortrait networks (the renderer of the 3D implicit keypoint space)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        choices = _liveportrait_choices()
-        slot = "LivePortrait {} file from models/liveportrait: Kijai's .safetensors, the official .pth, or a Playmate renderer file (which holds all five)."
-        inputs = {
-            name: (choices, {"default": LIVEPORTRAIT_FILES[name].name, "tooltip": slot.format(name)}) for name in NETWORKS
-        }
-        inputs["precision"] = (PRECISIONS, {"default": "auto", "tooltip": "auto: fp16 on CUDA, fp32 on CPU/MPS. bf16 pays off only on CPUs with AMX or AVX512-BF16; without them it is about 4x slower than fp32 (small accuracy cost)."})
-        inputs["device"] = (host.device_choices(), {"default": "auto", "tooltip": "auto: the device ComfyUI computes on (it loads the networks there when a node needs them and may offload them). The list shows the devices this machine has."})
-        inputs["channels_last"] = ("BOOLEAN", {"default": False, "tooltip": "Channels-last memory format for the 2D networks: for fp16 on GPU, or bf16 on CPUs with AMX / AVX512-BF16."})
-        optional = {"species": (["auto", *SPECIES], {"default": "auto", "tooltip": "Which LivePortrait set this is. auto: animal when the four base networks come from an animal folder (Kijai's animal/, the official liveportrait_animals/) or a Playmate file that says so, else human. The animal set drives the motion with the official animal settings."})}
-        optional["compile"] = ("BOOLEAN", {"default": False, "tooltip": "torch.compile warp + decode (inductor). The first render of each batch size compiles (about a minute or more), later ones are faster. Needs a C++ compiler on CPU, Triton on CUDA; without them it renders uncompiled and says why in the log."})
-        return {"required": inputs, "optional": optional}
-
-    RETURN_TYPES = ("PLAYMATE_RENDERER",)
-    RETURN_NAMES = ("renderer",)
-    FUNCTION = "load"
-    CATEGORY = "Playmate/loaders"
-    DESCRIPTION = "Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and stitching/retargeting MLPs. Missing public files are downloaded when there is internet."
+    """Load LivePortrait's appearance extractor, motion extractor, warping module, SPADE decoder and
+    stitching/retargeting MLPs. Missing public files are downloaded when there is internet."""
 
     def load(self, appearance_feature_extractor, motion_extractor, warping_module, spade_generator,
              stitching_retargeting_module, precision, device, channels_last, species="auto", compile=False):
@@ -90,5 +103,4 @@ def _load(paths: dict[str, str], target, dtype, channels_last: bool, species: st
     return host.manage_model(renderer, target, renderer.modules())
 
 
-NODE_CLASS_MAPPINGS = {"PlaymateLoadLivePortrait": PlaymateLoadLivePortrait}
-NODE_DISPLAY_NAME_MAPPINGS = {"PlaymateLoadLivePortrait": "Load LivePortrait (Playmate)"}
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymateLoadLivePortrait)

@@ -12,6 +12,7 @@ from playmate_core.face.region import CROP_MODES, MIN_BOX_SIDE, Region
 from playmate_core.implicit.extract import extract_portrait_source
 
 from . import host
+from .spec import boolean, choice, integer, link, mappings, node, real
 
 DETECTORS = list(MediaPipeFaceDetector.MODELS)
 MASK_FEATHER = 0.1
@@ -26,53 +27,64 @@ def _detector(model: str) -> MediaPipeFaceDetector:
     return _detectors[key]
 
 
+@node(
+    display="Load Portrait (Playmate)", category="Playmate", function="load",
+    required={
+        "image": link("IMAGE", "The portrait photo(s). A batch gives a batch of portraits (one face each). "
+                               "RGBA drops its alpha; grayscale becomes RGB. Sides from 64 to 4096 px."),
+        "face_index": integer(0, 0, 63, "Which face when there are several, by size: "
+                                        "0 = the largest, 1 = the second largest, ..."),
+        "crop_scale": real(2.3, 1.5, 4.0, 0.05, "Crop side / face size (LivePortrait: 2.3). Larger "
+                                                "shows more hair and shoulders with a smaller face."),
+        "offset_x": real(0.0, -0.5, 0.5, 0.005, "Moves the crop window along the eye line, in crop "
+                                                "sides (> 0: to the right in an upright photo)."),
+        "offset_y": real(-0.125, -0.5, 0.5, 0.005, "Moves the crop window along the face axis, in crop "
+                                                   "sides (< 0: up, more forehead; LivePortrait: -0.125)."),
+        "rotate": boolean(True, "Level the eye line in the crop (LivePortrait's "
+                                "default). Off keeps the photo's orientation."),
+        "detector": choice(DETECTORS, "auto", "auto: the short-range face detector, then the full-range one "
+                                              "too where it finds fewer faces than face_index asks for or "
+                                              "small faces (the one that finds more wins). short_range finds "
+                                              "faces down to ~13% of the image side, full_range down to ~7%."),
+    },
+    optional={
+        "crop_mode": choice(CROP_MODES, "face", "face: detect a human face and crop around it (the settings "
+                                                "above). whole image: no detector, the whole photo resized to the "
+                                                "network's 256x256 (the official animal path). box: no detector, "
+                                                "the box below (or the mask's bounding box) resized to 256x256. "
+                                                "Without face landmarks, eye/lip retargeting is unavailable."),
+        "letterbox": boolean(False, "whole image / box: keep the aspect ratio by centring the region "
+                                    "in a square of its longer side (black where the square leaves "
+                                    "the photo). Off: the region is stretched to the square, as the "
+                                    "official animal path does (paste-back undoes the stretch)."),
+        "box_x0": integer(0, 0, 4096, "box mode: left edge of the crop box, in "
+                                      "photo pixels (the first column inside)."),
+        "box_y0": integer(0, 0, 4096, "box mode: top edge of the crop box, in photo pixels (the first row inside)."),
+        "box_x1": integer(0, 0, 4096, "box mode: right edge, in photo pixels (exclusive: the box covers "
+                                      f"columns box_x0 to box_x1 - 1). At least {MIN_BOX_SIDE} px wide."),
+        "box_y1": integer(0, 0, 4096, "box mode: bottom edge, in photo pixels "
+                                      f"(exclusive). At least {MIN_BOX_SIDE} px high."),
+        "mask": link("MASK", "box mode: the crop is the bounding box of the mask's pixels >= 0.5 "
+                             "(replaces the box numbers). One mask for every image, or one per image."),
+    },
+    outputs={"portrait": "PLAYMATE_PORTRAIT", "crop": "IMAGE", "face_mask": "MASK"},
+)
 class PlaymateLoadPortrait:
-    """Finds one face per image and crops it the way LivePortrait's networks expect (or crops the whole image /
-    a box without a detector, for animals)."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "image": ("IMAGE", {"tooltip": "The portrait photo(s). A batch gives a batch of portraits (one face each). RGBA drops its alpha; grayscale becomes RGB. Sides from 64 to 4096 px."}),
-                "face_index": ("INT", {"default": 0, "min": 0, "max": 63, "tooltip": "Which face when there are several, by size: 0 = the largest, 1 = the second largest, ..."}),
-                "crop_scale": ("FLOAT", {"default": 2.3, "min": 1.5, "max": 4.0, "step": 0.05, "tooltip": "Crop side / face size (LivePortrait: 2.3). Larger shows more hair and shoulders with a smaller face."}),
-                "offset_x": ("FLOAT", {"default": 0.0, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the eye line, in crop sides (> 0: to the right in an upright photo)."}),
-                "offset_y": ("FLOAT", {"default": -0.125, "min": -0.5, "max": 0.5, "step": 0.005, "tooltip": "Moves the crop window along the face axis, in crop sides (< 0: up, more forehead; LivePortrait: -0.125)."}),
-                "rotate": ("BOOLEAN", {"default": True, "tooltip": "Level the eye line in the crop (LivePortrait's default). Off keeps the photo's orientation."}),
-                "detector": (DETECTORS, {"default": "auto", "tooltip": "auto: the short-range face detector, then the full-range one too where it finds fewer faces than face_index asks for or small faces (the one that finds more wins). short_range finds faces down to ~13% of the image side, full_range down to ~7%."}),
-            },
-            "optional": {
-                "crop_mode": (list(CROP_MODES), {"default": "face", "tooltip": "face: detect a human face and crop around it (the settings above). whole image: no detector, the whole photo resized to the network's 256x256 (the official animal path). box: no detector, the box below (or the mask's bounding box) resized to 256x256. Without face landmarks, eye/lip retargeting is unavailable."}),
-                "letterbox": ("BOOLEAN", {"default": False, "tooltip": "whole image / box: keep the aspect ratio by centring the region in a square of its longer side (black where the square leaves the photo). Off: the region is stretched to the square, as the official animal path does (paste-back undoes the stretch)."}),
-                "box_x0": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": "box mode: left edge of the crop box, in photo pixels (the first column inside)."}),
-                "box_y0": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": "box mode: top edge of the crop box, in photo pixels (the first row inside)."}),
-                "box_x1": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": f"box mode: right edge, in photo pixels (exclusive: the box covers columns box_x0 to box_x1 - 1). At least {MIN_BOX_SIDE} px wide."}),
-                "box_y1": ("INT", {"default": 0, "min": 0, "max": 4096, "tooltip": f"box mode: bottom edge, in photo pixels (exclusive). At least {MIN_BOX_SIDE} px high."}),
-                "mask": ("MASK", {"tooltip": "box mode: the crop is the bounding box of the mask's pixels >= 0.5 (replaces the box numbers). One mask for every image, or one per image."}),
-            },
-        }
-
-    RETURN_TYPES = ("PLAYMATE_PORTRAIT", "IMAGE", "MASK")
-    RETURN_NAMES = ("portrait", "crop", "face_mask")
-    FUNCTION = "load"
-    CATEGORY = "Playmate"
-    DESCRIPTION = (
-        "Detect the face (offline BlazeFace + FaceMesh, bundled Apache-2.0 weights), crop it to 256x256 the "
-        "LivePortrait way and remember how to paste renders back. Outputs the crop the networks see and the "
-        "feathered paste-back mask in photo space. For animals (no human face to detect) set crop_mode to "
-        "'whole image' or 'box'."
-    )
+    """Detect the face (offline BlazeFace + FaceMesh, bundled Apache-2.0 weights), crop it to 256x256 the
+    LivePortrait way and remember how to paste renders back. Outputs the crop the networks see and the feathered
+    paste-back mask in photo space. For animals (no human face to detect) set crop_mode to 'whole image' or 'box'."""
 
     def load(self, image, face_index, crop_scale, offset_x, offset_y, rotate, detector, crop_mode="face",
              letterbox=False, box_x0=0, box_y0=0, box_x1=0, box_y1=0, mask=None):
         if crop_mode == "face":
             if mask is not None:
-                raise ValueError("a mask is connected but crop_mode is 'face': set crop_mode to 'box' to crop the "
-                                 "mask's bounding box, or disconnect the mask")
-            config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y), rotate=bool(rotate))
+                raise ValueError("a mask is connected but crop_mode is 'face': set crop_mode to "
+                                 "'box' to crop the mask's bounding box, or disconnect the mask")
+            config = CropConfig(scale=float(crop_scale), offset_x=float(offset_x), offset_y=float(offset_y),
+                                rotate=bool(rotate))
             total = int(image.shape[0]) if isinstance(image, torch.Tensor) and image.dim() == 4 else 1
-            portrait = load_portraits(image, _detector(detector), int(face_index), config, progress=host.Progress(total))
+            portrait = load_portraits(image, _detector(detector), int(face_index), config,
+                                      progress=host.Progress(total))
         else:
             config = CropConfig()
             box = Region(int(box_x0), int(box_y0), int(box_x1), int(box_y1))
@@ -84,26 +96,17 @@ class PlaymateLoadPortrait:
         return (portrait, crop, mask.cpu())
 
 
+@node(
+    display="Extract Keypoints (Playmate)", category="Playmate", function="extract",
+    required={
+        "renderer": link("PLAYMATE_RENDERER", "The LivePortrait networks (Load LivePortrait)."),
+        "portrait": link("PLAYMATE_PORTRAIT", "The cropped portrait(s) from Load Portrait."),
+    },
+    outputs={"source": "PLAYMATE_SOURCE"},
+)
 class PlaymateExtractKeypoints:
-    """Runs LivePortrait's appearance and motion extractors on the portrait crops."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "renderer": ("PLAYMATE_RENDERER", {"tooltip": "The LivePortrait networks (Load LivePortrait)."}),
-                "portrait": ("PLAYMATE_PORTRAIT", {"tooltip": "The cropped portrait(s) from Load Portrait."}),
-            }
-        }
-
-    RETURN_TYPES = ("PLAYMATE_SOURCE",)
-    RETURN_NAMES = ("source",)
-    FUNCTION = "extract"
-    CATEGORY = "Playmate"
-    DESCRIPTION = (
-        "Lift the portrait into LivePortrait's 3D implicit space: appearance volume, canonical keypoints, the "
-        "70-d source motion (expression, scale, translation, head pose) and the eye/lip openness ratios."
-    )
+    """Lift the portrait into LivePortrait's 3D implicit space: appearance volume, canonical keypoints, the 70-d
+    source motion (expression, scale, translation, head pose) and the eye/lip openness ratios."""
 
     def extract(self, renderer, portrait):
         if not isinstance(portrait, Portrait):
@@ -113,11 +116,4 @@ class PlaymateExtractKeypoints:
         return (source,)
 
 
-NODE_CLASS_MAPPINGS = {
-    "PlaymateLoadPortrait": PlaymateLoadPortrait,
-    "PlaymateExtractKeypoints": PlaymateExtractKeypoints,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "PlaymateLoadPortrait": "Load Portrait (Playmate)",
-    "PlaymateExtractKeypoints": "Extract Keypoints (Playmate)",
-}
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymateLoadPortrait, PlaymateExtractKeypoints)

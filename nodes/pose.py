@@ -12,47 +12,53 @@ from playmate_core.pose.plot import plot_pose
 
 from . import host
 from .portrait import DETECTORS, _detector
+from .spec import boolean, choice, link, mappings, node, real
 
 log = logging.getLogger(__name__)
 
 
+@node(
+    display="Pose From Video (Playmate)", category="Playmate", function="estimate",
+    required={
+        "renderer": link("PLAYMATE_RENDERER", "The LivePortrait networks (Load LivePortrait): "
+                                              "its motion extractor measures the head pose."),
+        "detector": choice(DETECTORS, "auto", "Face detector for the driving frames (as in Load "
+                                              "Portrait). The largest face of each frame is used."),
+        "smoothing": real(0.3, 0.0, 1.0, 0.05, "Smooths the pose over time: a centred Gaussian (no "
+                                               "lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."),
+        "length_policy": choice(LENGTH_POLICIES, "loop", "When the driving video is shorter than the audio: "
+                                                         "loop it, play it back and forth (ping_pong), hold "
+                                                         "its last pose (hold_last), or trim (keep the "
+                                                         "video's length; the sampler then holds the last "
+                                                         "pose). A longer video is cut to the audio."),
+        "fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the pose when no audio_features "
+                                           "are connected (with them, theirs is used)."),
+        "images_fps": real(25.0, 1.0, 120.0, 0.5, "Frame rate of the images input (a VIDEO input carries its own)."),
+    },
+    optional={
+        "video": link("VIDEO", "The driving video (Load Video). It is decoded "
+                               "frame by frame and downscaled, never loaded whole."),
+        "images": link("IMAGE", "Driving frames as an IMAGE batch instead of "
+                                "a video (from any loader), at images_fps."),
+        "audio_features": link("PLAYMATE_AUDIO_FEATURES", "The encoded audio the motion is generated from: "
+                                                          "the pose gets its frame rate and frame count."),
+        "expression": boolean(False, "Also take the face's expression from the video (brows, eyes, "
+                                     "cheeks; relative to its first frame): lips from the audio, "
+                                     "everything else from the video. Off = only the head pose."),
+    },
+    outputs={"pose": "PLAYMATE_POSE", "pose_curves": "IMAGE", "report": "STRING"},
+)
 class PlaymatePoseFromVideo:
-    """Head pose per frame from a driving video, relative to its first frame."""
-
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "renderer": ("PLAYMATE_RENDERER", {"tooltip": "The LivePortrait networks (Load LivePortrait): its motion extractor measures the head pose."}),
-                "detector": (DETECTORS, {"default": "auto", "tooltip": "Face detector for the driving frames (as in Load Portrait). The largest face of each frame is used."}),
-                "smoothing": ("FLOAT", {"default": 0.3, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "Smooths the pose over time: a centred Gaussian (no lag) of up to 0.5 s at 1.0; 0 = raw per-frame pose."}),
-                "length_policy": (list(LENGTH_POLICIES), {"default": "loop", "tooltip": "When the driving video is shorter than the audio: loop it, play it back and forth (ping_pong), hold its last pose (hold_last), or trim (keep the video's length; the sampler then holds the last pose). A longer video is cut to the audio."}),
-                "fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the pose when no audio_features are connected (with them, theirs is used)."}),
-                "images_fps": ("FLOAT", {"default": 25.0, "min": 1.0, "max": 120.0, "step": 0.5, "tooltip": "Frame rate of the images input (a VIDEO input carries its own)."}),
-            },
-            "optional": {
-                "video": ("VIDEO", {"tooltip": "The driving video (Load Video). It is decoded frame by frame and downscaled, never loaded whole."}),
-                "images": ("IMAGE", {"tooltip": "Driving frames as an IMAGE batch instead of a video (from any loader), at images_fps."}),
-                "audio_features": ("PLAYMATE_AUDIO_FEATURES", {"tooltip": "The encoded audio the motion is generated from: the pose gets its frame rate and frame count."}),
-                "expression": ("BOOLEAN", {"default": False, "tooltip": "Also take the face's expression from the video (brows, eyes, cheeks; relative to its first frame): lips from the audio, everything else from the video. Off = only the head pose."}),
-            },
-        }
-
-    RETURN_TYPES = ("PLAYMATE_POSE", "IMAGE", "STRING")
-    RETURN_NAMES = ("pose", "pose_curves", "report")
-    FUNCTION = "estimate"
-    CATEGORY = "Playmate"
-    DESCRIPTION = (
-        "Measure the head pose (pitch, yaw, roll, translation) in every frame of a driving video with the face detector "
-        "and LivePortrait's motion extractor, relative to the first frame, smoothed, resampled to the audio's frame "
-        "rate and length. Connect it to the Motion Sampler's pose input: the head follows the video, expression and "
-        "lips still follow the audio. Frames without a face are interpolated (the report says how many)."
-    )
+    """Measure the head pose (pitch, yaw, roll, translation) in every frame of a driving video with the face detector
+    and LivePortrait's motion extractor, relative to the first frame, smoothed, resampled to the audio's frame rate
+    and length. Connect it to the Motion Sampler's pose input: the head follows the video, expression and lips still
+    follow the audio. Frames without a face are interpolated (the report says how many)."""
 
     def estimate(self, renderer, detector, smoothing, length_policy, fps, images_fps, video=None, images=None,
                  audio_features=None, expression=False):
         if (video is None) == (images is None):
-            raise ValueError("connect the driving frames to exactly one input: 'video' (a VIDEO) or 'images' (an IMAGE batch)")
+            raise ValueError("connect the driving frames to exactly one input: "
+                             "'video' (a VIDEO) or 'images' (an IMAGE batch)")
         num_frames = None
         if audio_features is not None:
             if not isinstance(audio_features, AudioFeatures):
@@ -87,5 +93,4 @@ def _check_images(images) -> torch.Tensor:
     return images
 
 
-NODE_CLASS_MAPPINGS = {"PlaymatePoseFromVideo": PlaymatePoseFromVideo}
-NODE_DISPLAY_NAME_MAPPINGS = {"PlaymatePoseFromVideo": "Pose From Video (Playmate)"}
+NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = mappings(PlaymatePoseFromVideo)

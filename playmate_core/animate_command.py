@@ -20,18 +20,21 @@ EXAMPLE = ("example: python -m playmate_core animate --portrait me.png --audio s
 
 def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLE
-    parser.add_argument("--portrait", required=True, help="portrait photo (png, jpg, webp...) with one visible face (any subject with --crop whole / box)")
+    parser.add_argument("--portrait", required=True, help="portrait photo (png, jpg, webp...) with one "
+                                                          "visible face (any subject with --crop whole / box)")
     parser.add_argument("--audio", required=True, help="speech or singing (wav, flac, mp3, m4a, or a video's sound)")
     parser.add_argument("--out", required=True, help="output .mp4 (written to a hidden temporary file, then renamed)")
     parser.add_argument("--emotion", default=None, metavar="LABEL",
-                        help=f"emotion of the whole clip: {', '.join(USER_LABELS)}, or a blend like happy+sad@0.3; "
-                             "needs a Playmate motion model with an emotion controller (--motion-model + --emotion-model)")
+                        help=f"emotion of the whole clip: {', '.join(USER_LABELS)}, or a "
+                             "blend like happy+sad@0.3; needs a Playmate motion model with "
+                             "an emotion controller (--motion-model + --emotion-model)")
     parser.add_argument("--emotion-scale", "--emotion-strength", dest="emotion_scale", type=float, default=1.5,
                         help="the emotion strength (default 1.5): guidance w_e of a trained controller; with "
                              "--emotion-reference the multiplier of the reference's expression (1 = as in the photo)")
     parser.add_argument("--emotion-schedule", default="", metavar="RANGES",
-                        help="labels or references per time range, ';' or newline separated: \"0 2 neutral; 2 4 happy\" "
-                             "or \"2 4 ref2\" (seconds; outside the ranges --emotion applies, else neutral, and ref1)")
+                        help="labels or references per time range, ';' or newline separated: "
+                             "\"0 2 neutral; 2 4 happy\" or \"2 4 ref2\" (seconds; outside "
+                             "the ranges --emotion applies, else neutral, and ref1)")
     parser.add_argument("--emotion-reference", action="append", default=None, metavar="PATH",
                         help="photo of a face showing the wanted expression (works with JoyVASA: no trained controller "
                              "needed); repeat for ref1, ref2, ... in --emotion-schedule")
@@ -63,9 +66,11 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
                              "the model was trained with (wav2vec2-base-960h or chinese-hubert-base, read from the "
                              "file). JoyVASA always uses the HuBERT embedded in its own file")
     parser.add_argument("--liveportrait", default=None, metavar="PATH",
-                        help="a LivePortrait set elsewhere: a folder of the official .pth files or of Kijai's "
-                             ".safetensors, or a Playmate renderer file (default: the five files in <models>/liveportrait)")
-    parser.add_argument("--face-index", type=int, default=0, help="which face by size when there are several (0 = largest)")
+                        help="a LivePortrait set elsewhere: a folder of the official .pth "
+                             "files or of Kijai's .safetensors, or a Playmate renderer "
+                             "file (default: the five files in <models>/liveportrait)")
+    parser.add_argument("--face-index", type=int, default=0, help="which face by size when there are "
+                                                                  "several (0 = largest)")
     parser.add_argument("--crop", choices=tuple(CROP_FLAGS), default="face",
                         help="face: detect a human face and crop around it (default); whole: no detector, the whole "
                              "photo resized to 256x256 (the official animal path); box: no detector, the --box region")
@@ -74,17 +79,19 @@ def add_animate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--letterbox", action="store_true",
                         help="--crop whole / box: keep the aspect ratio (centre the region in a square) instead of "
                              "stretching it to the square")
-    parser.add_argument("--batch-size", type=int, default=8, help="frames rendered together (lower it when out of memory)")
+    parser.add_argument("--batch-size", type=int, default=8, help="frames rendered together (lower it "
+                                                                  "when out of memory)")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile warp + decode (inductor): each batch size compiles once (a minute or more), "
-                             "then renders faster; needs a C++ compiler on CPU, Triton on CUDA")
+                        help="torch.compile warp + decode (inductor): each batch size compiles once (a minute "
+                             "or more), then renders faster; needs a C++ compiler on CPU, Triton on CUDA")
     parser.add_argument("--crf", type=int, default=18, help="H.264 quality, 0-51, lower is better (default 18)")
     parser.add_argument("--no-paste-back", action="store_true",
                         help="write the 512x512 face crop instead of pasting the face back into the photo")
     parser.add_argument("--motion-mode", choices=MOTION_MODES, default="auto",
-                        help="how the motion drives the face: app (official JoyVASA Gradio app), cli (its inference.py), "
-                             "animal (its animal mode), pack (this pack's livelier application); auto = app for "
-                             "JoyVASA, animal for an animal LivePortrait set, pack for Playmate models (default auto)")
+                        help="how the motion drives the face: app (official JoyVASA Gradio app), "
+                             "cli (its inference.py), animal (its animal mode), pack (this "
+                             "pack's livelier application); auto = app for JoyVASA, animal for "
+                             "an animal LivePortrait set, pack for Playmate models (default auto)")
     parser.add_argument("--no-download", action="store_true",
                         help="do not fetch missing public models (by default they are downloaded into the models "
                              "folder first, as `download` does); list them and stop instead")
@@ -102,11 +109,13 @@ def run_animate(args: argparse.Namespace) -> int:
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"{flag} {path} does not exist")
     if args.pose_video_expression and args.pose_video is None:
-        raise ValueError("--pose-video-expression takes the expression from the --pose-video video: pass --pose-video too")
+        raise ValueError("--pose-video-expression takes the expression from "
+                         "the --pose-video video: pass --pose-video too")
     if not args.out.lower().endswith(".mp4"):
         raise ValueError(f"--out {args.out} must end in .mp4")
     box = parse_box(args.box, args.crop)
-    image, sound = load_image_file(args.portrait), load_audio_file(args.audio)  # unreadable inputs fail before loading models
+    # unreadable inputs fail before loading models
+    image, sound = load_image_file(args.portrait), load_audio_file(args.audio)
     if box is not None:
         check_box(box, int(image.shape[1]), int(image.shape[2]))
     models_dir = os.path.abspath(args.models_dir or default_models_dir())
@@ -118,7 +127,8 @@ def run_animate(args: argparse.Namespace) -> int:
     def build() -> TalkingHeadPipeline:
         return TalkingHeadPipeline.from_files(
             models_dir, motion_model=motion_name, emotion_model=args.emotion_model,
-            audio_encoder=args.audio_encoder, device=args.device, precision=args.precision, liveportrait=args.liveportrait,
+            audio_encoder=args.audio_encoder, device=args.device, precision=args.precision,
+            liveportrait=args.liveportrait,
             compile=args.compile)
 
     try:
@@ -169,6 +179,6 @@ def parse_box(text: str | None, crop: str):
 
 
 def _no_emotion_message(motion_name: str, family: str) -> str:
-    return (f"--emotion needs a Playmate motion model with a trained emotion controller, and --motion-model {motion_name} "
-            f"({family}) has none: train both stages (`python -m playmate_core train stage1` then `train stage2`) and "
-            "pass --motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors")
+    return ("--emotion needs a Playmate motion model with a trained emotion controller, and --motion-model "
+            f"{motion_name} ({family}) has none: train both stages (`python -m playmate_core train stage1` then `train "
+            "stage2`) and pass --motion-model playmate_motion.safetensors --emotion-model playmate_emotion.safetensors")

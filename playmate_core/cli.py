@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import sys
 from typing import Callable, NamedTuple
 
@@ -22,12 +23,13 @@ class Command(NamedTuple):
 
 
 def _convert_liveportrait_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", help="a folder with a LivePortrait set (official .pth or Kijai .safetensors), or one of its files")
+    parser.add_argument("source", help="a folder with a LivePortrait set (official .pth or Kijai .safetensors), "
+                                       "or one of its files")
     parser.add_argument("out", help="output .safetensors path (all five networks, config in the metadata)")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="weight precision to store")
     parser.add_argument("--species", choices=["auto", "human", "animal"], default="auto",
-                        help="which LivePortrait set, stored in the metadata; auto: animal when the set is in an animal "
-                             "folder (Kijai's animal/, the official liveportrait_animals/), else human")
+                        help="which LivePortrait set, stored in the metadata; auto: animal when the set is in "
+                             "an animal folder (Kijai's animal/, the official liveportrait_animals/), else human")
 
 
 def _convert_liveportrait(args: argparse.Namespace) -> int:
@@ -41,52 +43,14 @@ def _convert_liveportrait(args: argparse.Namespace) -> int:
     return 0
 
 
-def _convert_joyvasa_args(parser: argparse.ArgumentParser) -> None:
-    from .motion.convert import add_arguments
+def _lazy(module: str, function: str) -> Callable:
+    """``module.function`` (module relative to this package), imported on the first call: importing this module
+    stays light, a command's module loads when the parser is built."""
 
-    add_arguments(parser)
+    def call(arg):
+        return getattr(importlib.import_module(module, __package__), function)(arg)
 
-
-def _convert_joyvasa(args: argparse.Namespace) -> int:
-    from .motion.convert import run
-
-    return run(args)
-
-
-def _animate_args(parser: argparse.ArgumentParser) -> None:
-    from .animate_command import add_animate_arguments
-
-    add_animate_arguments(parser)
-
-
-def _animate(args: argparse.Namespace) -> int:
-    from .animate_command import run_animate
-
-    return run_animate(args)
-
-
-def _download_args(parser: argparse.ArgumentParser) -> None:
-    from .model_commands import add_download_arguments
-
-    add_download_arguments(parser)
-
-
-def _download(args: argparse.Namespace) -> int:
-    from .model_commands import run_download
-
-    return run_download(args)
-
-
-def _train_args(parser: argparse.ArgumentParser) -> None:
-    from .train.commands import add_arguments
-
-    add_arguments(parser)
-
-
-def _train(args: argparse.Namespace) -> int:
-    from .train.commands import run
-
-    return run(args)
+    return call
 
 
 COMMANDS: dict[str, Command] = {
@@ -95,14 +59,14 @@ COMMANDS: dict[str, Command] = {
     ),
     "convert-joyvasa": Command(
         "convert JoyVASA's motion generator (.pt + motion_template.pkl) to a Playmate motion safetensors",
-        _convert_joyvasa_args, _convert_joyvasa,
+        _lazy(".motion.convert", "add_arguments"), _lazy(".motion.convert", "run"),
     ),
     "animate": Command("portrait + speech -> talking-head MP4 (JoyVASA + HuBERT + LivePortrait by default)",
-                       _animate_args, _animate),
+                       _lazy(".animate_command", "add_animate_arguments"), _lazy(".animate_command", "run_animate")),
     "download": Command("fetch the public model files (LivePortrait, HuBERT, wav2vec2, JoyVASA) into a models folder",
-                        _download_args, _download),
-    "train": Command("train the motion model (stage1), its emotion controller (stage2), or fine-tune the renderer", _train_args, _train,
-                     inference=False),
+                        _lazy(".model_commands", "add_download_arguments"), _lazy(".model_commands", "run_download")),
+    "train": Command("train the motion model (stage1), its emotion controller (stage2), or fine-tune the renderer",
+                     _lazy(".train.commands", "add_arguments"), _lazy(".train.commands", "run"), inference=False),
 }
 
 

@@ -247,10 +247,10 @@ class TalkingHeadPipeline:
     def check_emotion_support(self) -> None:
         if not self.motion_model.supports_emotion:
             raise ValueError(
-                f"emotion needs a Playmate motion model with a trained emotion controller; this {self.motion_model.family} "
-                "model has none. Train stage 1 and stage 2 (`python -m playmate_core train stage1` / `stage2`, see the "
-                "training guide) and load the pair: motion model playmate_motion.safetensors with emotion model "
-                "playmate_emotion.safetensors")
+                "emotion needs a Playmate motion model with a trained emotion controller; this "
+                f"{self.motion_model.family} model has none. Train stage 1 and stage 2 (`python -m "
+                "playmate_core train stage1` / `stage2`, see the training guide) and load the pair: "
+                "motion model playmate_motion.safetensors with emotion model playmate_emotion.safetensors")
 
     def animate(self, portrait, audio, out_path: str, *, emotion: str | EmotionCondition | None = None,
                 emotion_scale: float = 1.5, emotion_schedule: str = "", emotion_reference=None,
@@ -281,7 +281,8 @@ class TalkingHeadPipeline:
         if pose_video is not None:
             with stages("pose") as report:
                 estimate = self.driving_pose(pose_video, features, progress=report, expression=pose_video_expression)
-        steps, audio_cfg, sampling = resolve_sampling(self.motion_model, int(steps), -1.0 if audio_cfg is None else audio_cfg)
+        steps, audio_cfg, sampling = resolve_sampling(self.motion_model, int(steps),
+                                                      -1.0 if audio_cfg is None else audio_cfg)
         with stages("motion") as report:
             motion = self.generate(source, features, seed=seed, steps=steps, audio_cfg=audio_cfg, emotion=condition,
                                    pose=estimate.pose if estimate else None, progress=report)
@@ -321,9 +322,9 @@ def _choose_encoder(model, embedded, requested: str | None, path: str | None, de
     """The audio encoder that drives ``model``: JoyVASA's embedded one (never another), else the one at path."""
     if model.family == "joyvasa":
         if requested:  # a JoyVASA file under an unusual name: ModelPaths.locate could not tell
-            raise ValueError(f"audio_encoder {requested!r}: {model_label(model)} is driven by the HuBERT embedded in its "
-                             "own file and takes no other encoder; leave audio_encoder unset (animate: drop "
-                             "--audio-encoder)")
+            raise ValueError(f"audio_encoder {requested!r}: {model_label(model)} is driven by "
+                             "the HuBERT embedded in its own file and takes no other encoder; "
+                             "leave audio_encoder unset (animate: drop --audio-encoder)")
         if embedded is None:
             raise ValueError(f"{model_label(model)} carries no embedded HuBERT (converted by an older version of the "
                              f"pack): convert the released {JOYVASA_PUBLIC_NAME} again with `convert-joyvasa`, or use "

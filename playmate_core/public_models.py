@@ -47,7 +47,9 @@ class ModelGroup:
     approx_mb: int
 
     def folder(self, models_dir: str) -> str:
-        return os.path.join(models_dir, self.kind, self.subfolder) if self.subfolder else os.path.join(models_dir, self.kind)
+        if self.subfolder:
+            return os.path.join(models_dir, self.kind, self.subfolder)
+        return os.path.join(models_dir, self.kind)
 
 
 def _encoder_group(key: str, name: str) -> ModelGroup:

@@ -24,7 +24,8 @@ def fixture_path(*parts: str) -> Path:
     parts = parts[1:] if parts[:1] == ("fixtures",) else parts
     path = FIXTURES_DIR.joinpath(*parts)
     if not path.exists():
-        pytest.fail(f"test fixture tests/fixtures/{'/'.join(parts)} is missing (tests/fixtures/README.md lists every file)",
+        pytest.fail(f"test fixture tests/fixtures/{'/'.join(parts)} is "
+                    "missing (tests/fixtures/README.md lists every file)",
                     pytrace=False)
     return path
 

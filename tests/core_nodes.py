@@ -246,7 +246,8 @@ class LoadVideo:
 class CreateVideo:
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"images": ("IMAGE",), "fps": ("FLOAT", {"default": 30.0, "min": 1.0, "max": 120.0, "step": 1.0})},
+        return {"required": {"images": ("IMAGE",),
+                             "fps": ("FLOAT", {"default": 30.0, "min": 1.0, "max": 120.0, "step": 1.0})},
                 "optional": {"audio": ("AUDIO",)}}
 
     RETURN_TYPES = ("VIDEO",)

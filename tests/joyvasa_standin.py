@@ -89,7 +89,8 @@ def hubert_entries(cfg: dict, wn: str = "parametrizations") -> list[tuple[str, t
     for i in range(cfg["num_hidden_layers"]):
         layer = f"encoder.layers.{i}."
         for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
-            rows += [(layer + f"attention.{proj}.weight", (hidden, hidden)), (layer + f"attention.{proj}.bias", (hidden,))]
+            rows += [(layer + f"attention.{proj}.weight", (hidden, hidden)),
+                     (layer + f"attention.{proj}.bias", (hidden,))]
         rows += [(layer + "layer_norm.weight", (hidden,)), (layer + "layer_norm.bias", (hidden,)),
                  (layer + "feed_forward.intermediate_dense.weight", (inner, hidden)),
                  (layer + "feed_forward.intermediate_dense.bias", (inner,)),
@@ -123,12 +124,16 @@ def dit_entries(hubert_cfg: dict, wn: str = "parametrizations", dit: dict = DIT)
                      (layer + f"{attention}.out_proj.bias", (width,))]
         rows += [(layer + "linear1.weight", (hidden, width)), (layer + "linear1.bias", (hidden,)),
                  (layer + "linear2.weight", (width, hidden)), (layer + "linear2.bias", (width,))]
-        rows += [(layer + f"{norm}.{leaf}", (width,)) for norm in ("norm1", "norm2", "norm3") for leaf in ("weight", "bias")]
-    rows += [("denoising_net.motion_dec.0.weight", (width // 2, width)), ("denoising_net.motion_dec.0.bias", (width // 2,)),
-             ("denoising_net.motion_dec.2.weight", (motion, width // 2)), ("denoising_net.motion_dec.2.bias", (motion,))]
+        rows += [(layer + f"{norm}.{leaf}", (width,))
+                 for norm in ("norm1", "norm2", "norm3") for leaf in ("weight", "bias")]
+    rows += [("denoising_net.motion_dec.0.weight", (width // 2, width)),
+             ("denoising_net.motion_dec.0.bias", (width // 2,)),
+             ("denoising_net.motion_dec.2.weight", (motion, width // 2)),
+             ("denoising_net.motion_dec.2.bias", (motion,))]
     rows += [(f"diffusion_sched.{name}", (dit["n_diff_steps"] + 1,))
              for name in ("betas", "alphas", "alpha_bars", "sigmas_flex", "sigmas_inflex")]
-    return [(row[0], row[1], "bool" if row[0].endswith("alignment_mask") else "float32", row[2] if len(row) > 2 else row[0])
+    return [(row[0], row[1], "bool" if row[0].endswith("alignment_mask") else "float32",
+             row[2] if len(row) > 2 else row[0])
             for row in rows]
 
 
@@ -200,13 +205,15 @@ def value_for(key: str, canonical: str, shape, dtype: str, seed: int, dit: dict 
     return values.to(torch.float32).reshape(shape)
 
 
-def make_state_dict(hubert_layers: int = 12, wn: str = "parametrizations", seed: int = 0) -> "OrderedDict[str, torch.Tensor]":
+def make_state_dict(hubert_layers: int = 12, wn: str = "parametrizations",
+                    seed: int = 0) -> "OrderedDict[str, torch.Tensor]":
     """The released 'model' state dict (``hubert_layers`` HuBERT layers embedded; 0 = none, fast)."""
     return OrderedDict((key, value_for(key, canonical, shape, dtype, seed))
                        for key, shape, dtype, canonical in dit_entries(hubert_config(hubert_layers), wn))
 
 
-def make_hubert_state_dict(hubert_layers: int = 12, wn: str = "parametrizations", seed: int = 1) -> "OrderedDict[str, torch.Tensor]":
+def make_hubert_state_dict(hubert_layers: int = 12, wn: str = "parametrizations",
+                           seed: int = 1) -> "OrderedDict[str, torch.Tensor]":
     """The audio encoder alone, HF HubertModel keys (no prefix), values as under 'audio_encoder.'."""
     return OrderedDict((key, value_for("audio_encoder." + key, "audio_encoder." + canonical, shape, dtype, seed))
                        for key, shape, dtype, canonical in hubert_entries(hubert_config(hubert_layers), wn))

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 import joyvasa_standin as mc
 from audio_weights import hf_state_dict, tiny_hf_config, write_hf_folder
@@ -84,7 +83,8 @@ def write_models_folder(root: Path, joyvasa_fixture: Path = FIXTURES_DIR / "joyv
     write_hf_folder(str(root / "audio_encoders" / "wav2vec2-base-960h"), config, hf_state_dict(config, seed=1),
                     do_normalize=True)
     write_tiny_joyvasa_release(root / "playmate", joyvasa_fixture)
-    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors", root / "playmate" / "playmate_emotion.safetensors")
+    write_tiny_playmate(root / "playmate" / "playmate_motion.safetensors",
+                        root / "playmate" / "playmate_emotion.safetensors")
     return root
 
 

@@ -28,7 +28,8 @@ ANNOTATED = {
 def photo(name: str) -> torch.Tensor:
     """[1, H, W, 3] float32 in [0, 1] (a missing fixture fails the test)."""
     if name == ASTRONAUT_2048:
-        image = Image.open(fixture_path("media", "portraits", ASTRONAUT)).convert("RGB").resize((2048, 2048), Image.LANCZOS)
+        image = Image.open(fixture_path("media", "portraits", ASTRONAUT)).convert("RGB")
+        image = image.resize((2048, 2048), Image.LANCZOS)
     else:
         image = Image.open(fixture_path("media", "portraits", name)).convert("RGB")
     array = np.asarray(image, dtype=np.float32)

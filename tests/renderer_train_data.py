@@ -1,5 +1,6 @@
-"""Synthetic data for the renderer fine-tuning tests: cartoon faces whose head pose (position) and expression
-(mouth opening) are set per frame, a narrow random VGG19 in torchvision's layout, and the pretrained micro LivePortrait set of the learning test."""
+"""Synthetic data for the renderer fine-tuning tests: cartoon faces whose head pose (position) and expression (mouth
+opening) are set per frame, a narrow random VGG19 in torchvision's layout, and the pretrained micro LivePortrait set of
+the learning test."""
 
 from __future__ import annotations
 

@@ -4,7 +4,6 @@ loader node's species input and animal file names, and the animal download group
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import torch
@@ -154,7 +153,8 @@ def test_animal_download_group_is_fetched_only_when_named():
     group = GROUPS["liveportrait_animal"]
     assert group.folder("models") == "models/liveportrait/animal"
     assert [f.url for f in group.files] == [
-        f"https://huggingface.co/Kijai/LivePortrait_safetensors/resolve/main/animal/{n}.safetensors" for n in NETWORKS[:4]]
+        f"https://huggingface.co/Kijai/LivePortrait_safetensors/resolve/main/animal/{n}.safetensors"
+        for n in NETWORKS[:4]]
     human = {f.name: f.size for f in GROUPS["liveportrait"].files}
     assert all(f.size == human[f.name] for f in group.files)  # same architecture and layout, same byte sizes
     assert group not in parse_groups(None) and parse_groups("liveportrait_animal") == [group]

@@ -36,7 +36,8 @@ def test_both_weight_norm_spellings_and_files_give_the_same_features(tmp_path, f
         AW.write_hf_folder(str(tmp_path / "st"), config, sd, "model.safetensors"),
         AW.write_hf_folder(str(tmp_path / "bin"), config, legacy, "pytorch_model.bin"),
     ]
-    singles = [AW.save_weights(str(tmp_path / "one.safetensors"), legacy), AW.save_weights(str(tmp_path / "one.bin"), sd)]
+    singles = [AW.save_weights(str(tmp_path / "one.safetensors"), legacy),
+               AW.save_weights(str(tmp_path / "one.bin"), sd)]
     outputs = []
     for path in folders + singles:
         encoder = load_audio_encoder(path, normalize_input=False)
@@ -65,7 +66,8 @@ def test_prefixes_and_heads(tiny_w2v):
     config, _ = tiny_w2v
     ctc = AW.hf_state_dict(config, seed=1, prefix="wav2vec2.", ctc_head=True)
     bare = AW.hf_state_dict(config, seed=1)
-    assert torch.equal(hidden(encoder_from_hf_state_dict(ctc), layer=-1), hidden(encoder_from_hf_state_dict(bare), layer=-1))
+    assert torch.equal(hidden(encoder_from_hf_state_dict(ctc), layer=-1),
+                       hidden(encoder_from_hf_state_dict(bare), layer=-1))
     joy = {("audio_encoder." + k): v for k, v in bare.items()}
     joy["denoising_net.feature_proj.weight"] = torch.zeros(4, 4)
     with pytest.raises(EncoderWeightsError, match="unexpected keys outside the encoder: denoising_net"):
@@ -203,7 +205,8 @@ def test_joyvasa_hubert_matches_the_official_golden():
     golden = load_file(str(fixture_path("joyvasa", "golden_small.safetensors")))
     sd = {}
     for key, shape, dtype, canonical in maker.hubert_entries(maker.hubert_config(2), "legacy"):
-        sd["audio_encoder." + key] = maker.value_for("audio_encoder." + key, "audio_encoder." + canonical, shape, dtype, 0)
+        sd["audio_encoder." + key] = maker.value_for("audio_encoder." + key, "audio_encoder." + canonical, shape, dtype,
+                                                     0)
     encoder = encoder_from_hf_state_dict(sd, maker.hf_config_json(2), prefix="audio_encoder.")
     assert encoder.normalize_input is False
     window = joyvasa_window(golden, 0)

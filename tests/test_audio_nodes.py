@@ -103,8 +103,10 @@ def test_missing_public_encoder_is_downloaded_then_loaded(nodes, pack, models_di
 
 
 def test_non_audio_file_in_the_slot(nodes, models_dir):
-    AW.save_weights(str(models_dir / "audio_encoders" / "warping_module.safetensors"), {"dense.weight": torch.zeros(2, 2)})
-    with pytest.raises(EncoderWeightsError, match="encoder_name 'warping_module.safetensors'.*not an audio encoder file"):
+    AW.save_weights(str(models_dir / "audio_encoders" / "warping_module.safetensors"),
+                    {"dense.weight": torch.zeros(2, 2)})
+    with pytest.raises(EncoderWeightsError, match="encoder_name 'warping_module.safetensors'.*not "
+                                                  "an audio encoder file"):
         load(nodes, "warping_module.safetensors")
 
 
@@ -185,7 +187,8 @@ def test_bad_inputs_name_the_input(nodes, encoder_dir):
         encode(nodes, {"waveform": torch.zeros(1, 1, 100), "sample_rate": 0}, encoder)
     with pytest.raises(AudioInputError, match="audio has 6 channels"):
         encode(nodes, {"waveform": torch.zeros(1, 6, 100), "sample_rate": 16000}, encoder)
-    with pytest.raises(TypeError, match=r"encoder: expected a PLAYMATE_AUDIO_ENCODER \(Load Motion Model's audio_encoder output for JoyVASA, Load Audio Encoder for Playmate models\)"):
+    with pytest.raises(TypeError, match=r"encoder: expected a PLAYMATE_AUDIO_ENCODER \(Load Motion Model's "
+                                        r"audio_encoder output for JoyVASA, Load Audio Encoder for Playmate models\)"):
         encode(nodes, {"waveform": torch.zeros(1, 1, 100), "sample_rate": 16000}, "wav2vec2")
     with pytest.raises(ValueError, match="layer 7 does not exist"):
         encode(nodes, {"waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}, encoder, layer=7)

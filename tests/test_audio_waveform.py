@@ -66,7 +66,8 @@ def test_resampled_variants_agree():
 
 
 def test_pcm_types_are_scaled():
-    assert torch.equal(pcm_to_float(torch.tensor([-32768, 0, 16384], dtype=torch.int16)), torch.tensor([-1.0, 0.0, 0.5]))
+    assert torch.equal(pcm_to_float(torch.tensor([-32768, 0, 16384], dtype=torch.int16)),
+                       torch.tensor([-1.0, 0.0, 0.5]))
     assert torch.equal(pcm_to_float(torch.tensor([-2**31, 2**30], dtype=torch.int32)), torch.tensor([-1.0, 0.5]))
     assert torch.equal(pcm_to_float(torch.tensor([0, 128, 192], dtype=torch.uint8)), torch.tensor([-1.0, 0.0, 0.5]))
     assert pcm_to_float(torch.zeros(3, dtype=torch.float64)).dtype == torch.float32

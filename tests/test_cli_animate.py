@@ -243,7 +243,8 @@ def test_no_face_and_unreadable_audio_are_one_line_errors(models, tmp_path, caps
     rocket = str(fixture_path("media", "portraits", "noface_rocket_640x427.png"))
     assert animate(models, "--portrait", rocket, "--audio", audio, "--out", str(tmp_path / "a.mp4")) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[-1].startswith("error: no face found in the image") and sum(line.startswith("error") for line in err) == 1
+    assert err[-1].startswith("error: no face found in the image")
+    assert sum(line.startswith("error") for line in err) == 1
     bad = tmp_path / "notes.wav"
     bad.write_text("this is not audio")
     assert animate(models, "--portrait", portrait_path(), "--audio", str(bad), "--out", str(tmp_path / "b.mp4")) == 2
@@ -257,7 +258,8 @@ def test_emotion_reference_through_the_cli_with_joyvasa(models, tmp_path, capsys
     import playmate_core.pipeline as pipeline
 
     sampled = []
-    monkeypatch.setattr(pipeline, "generate_motion", lambda *a, **k: sampled.append(generate_motion(*a, **k)) or sampled[-1])
+    monkeypatch.setattr(pipeline, "generate_motion",
+                        lambda *a, **k: sampled.append(generate_motion(*a, **k)) or sampled[-1])
     hopper = str(fixture_path("media", "portraits", "grace_hopper_512x600.png"))
     out = tmp_path / "reference.mp4"
     assert animate(models, "--portrait", portrait_path(), "--audio", speech_clip(tmp_path, 0.2), "--out", str(out),
@@ -315,8 +317,10 @@ def test_bad_crop_flags_are_named(models, tmp_path, capsys, flags, message):
     assert not (tmp_path / "x.mp4").exists()
 
 
-@pytest.mark.parametrize("flag, expected", [((), "app"), (("--motion-mode", "cli"), "cli"), (("--motion-mode", "pack"), None)])
-def test_animate_applies_joyvasa_motion_in_the_official_app_mode_by_default(models, tmp_path, monkeypatch, flag, expected):
+@pytest.mark.parametrize("flag, expected",
+                         [((), "app"), (("--motion-mode", "cli"), "cli"), (("--motion-mode", "pack"), None)])
+def test_animate_applies_joyvasa_motion_in_the_official_app_mode_by_default(models, tmp_path, monkeypatch, flag,
+                                                                            expected):
     import playmate_core.render.frames as frames
 
     used = []

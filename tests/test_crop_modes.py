@@ -152,7 +152,8 @@ def test_no_landmarks_means_no_ratios_and_retargeting_says_why():
 
     source = SourceFeatures(torch.zeros(1, 1, 1, 1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
     check_retargeting(source, RenderOptions())  # nothing asked, nothing needed
-    with pytest.raises(ValueError, match="eye_retargeting needs .* crop_mode 'whole image' or 'box'.* turn eye_retargeting off"):
+    with pytest.raises(ValueError, match="eye_retargeting needs .* crop_mode 'whole "
+                                         "image' or 'box'.* turn eye_retargeting off"):
         check_retargeting(source, RenderOptions(eye_open=0.3))
     with pytest.raises(ValueError, match="lip_retargeting needs the source portrait's lip openness"):
         check_retargeting(source, RenderOptions(lip_open=0.0))

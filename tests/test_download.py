@@ -237,5 +237,6 @@ def test_download_defaults_to_what_the_default_graph_needs():
     from playmate_core.public_models import parse_groups
 
     assert [g.key for g in parse_groups(None)] == ["liveportrait", "joyvasa"]
-    assert [g.key for g in parse_groups("all")] == ["liveportrait", "hubert", "wav2vec2", "joyvasa", "liveportrait_animal"]
+    assert [g.key for g in parse_groups("all")] == ["liveportrait", "hubert", "wav2vec2", "joyvasa",
+                                                    "liveportrait_animal"]
     assert [g.key for g in parse_groups("hubert")] == ["hubert"]

@@ -1,4 +1,5 @@
-"""Stage-2 emotion files: controller-only layout, loading the (stage 1, stage 2) pair, and the errors for wrong pairs."""
+"""Stage-2 emotion files: controller-only layout, loading the (stage 1, stage 2) pair, and the errors
+for wrong pairs."""
 
 import pytest
 import torch

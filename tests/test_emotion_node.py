@@ -26,7 +26,8 @@ def test_node_contract(pack):
     req = spec["required"]
     assert req["label"][0] == LABELS and req["label"][1]["default"] == "neutral"  # the safe default
     assert req["blend_with"][0] == ["none"] + LABELS and req["blend_with"][1]["default"] == "none"
-    assert (req["emotion_scale"][1]["default"], req["emotion_scale"][1]["min"], req["emotion_scale"][1]["max"]) == (1.5, 0.0, 10.0)
+    scale = req["emotion_scale"][1]
+    assert (scale["default"], scale["min"], scale["max"]) == (1.5, 0.0, 10.0)
     assert (req["blend_amount"][1]["default"], req["blend_amount"][1]["max"]) == (0.5, 1.0)
     assert req["schedule"][0] == "STRING" and req["schedule"][1]["multiline"] is True
     assert all(options.get("tooltip") for _, options in req.values())
@@ -78,7 +79,8 @@ def test_schedule_forms_resolve_per_frame():
     ("-1 2 happy", "start -1 s is negative"),
     ("2 2 happy", "end 2 s must be after start 2 s"),
     ("\n3 1 sad", r"line 2 \('3 1 sad'\): end 1 s must be after start 3 s"),
-    ("0 2 happy\n5 6 sad\n1.5 3 angry", r"overlap: line 1 \('0 2 happy'\) covers 0-2 s and line 3 \('1.5 3 angry'\) starts at 1.5 s"),
+    ("0 2 happy\n5 6 sad\n1.5 3 angry", r"overlap: line 1 \('0 2 happy'\) covers 0-2 s "
+                                        r"and line 3 \('1.5 3 angry'\) starts at 1.5 s"),
     ("happy from 0 to 1", "expected '<start_s> <end_s> <label>'"),
 ])
 def test_schedule_errors_name_the_line(text, message):
@@ -98,7 +100,8 @@ def test_node_errors(pack):
 
 def _emotion_model():
     torch.manual_seed(0)
-    return PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=8, audio_encoder="", emotion_trained=True)).eval()
+    return PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=8, audio_encoder="",
+                                                     emotion_trained=True)).eval()
 
 
 def test_range_past_the_audio_end_is_named_when_sampling():

@@ -48,7 +48,8 @@ def motion_models(tmp_path_factory):
 
 def source_features(seed: int = 0) -> SourceFeatures:
     g = torch.Generator().manual_seed(seed)
-    motion = torch.cat([0.02 * torch.randn(1, 63, generator=g), torch.tensor([[1.4, 0.01, -0.02, 0.0, 3.0, -5.0, 1.0]])], 1)
+    motion = torch.cat([0.02 * torch.randn(1, 63, generator=g),
+                        torch.tensor([[1.4, 0.01, -0.02, 0.0, 3.0, -5.0, 1.0]])], 1)
     return SourceFeatures(torch.zeros(1, 1), 0.3 * torch.randn(1, 21, 3, generator=g), motion)
 
 
@@ -64,7 +65,8 @@ def references(count: int = 2, seed: int = 2) -> torch.Tensor:
 
 def sample(model, emotion=None, frames: int = 30, **kwargs):
     encoder = model.audio_encoder if model.family == "joyvasa" else "chinese-hubert-base"
-    return generate_motion(model, source_features(), features(frames, encoder=encoder), steps=2, seed=5, emotion=emotion,
+    return generate_motion(model, source_features(), features(frames, encoder=encoder), steps=2, seed=5,
+                           emotion=emotion,
                            **kwargs)
 
 
@@ -97,7 +99,8 @@ def test_ramps_switch_references_at_the_scheduled_frames():
     # the switch at 2 s (frame 50) is a symmetric monotone ramp: frames 49 and 50 share it equally
     assert float(rows[49, 1] + rows[50, 1]) == pytest.approx(1.0, abs=1e-12)
     ramp = rows[50 - radius - 1:50 + radius + 1, 1]
-    assert bool((ramp[1:] > ramp[:-1]).all()) and torch.allclose(rows.sum(1)[:100 - radius], torch.ones(100 - radius).double())
+    assert bool((ramp[1:] > ramp[:-1]).all()) and torch.allclose(rows.sum(1)[:100 - radius],
+                                                                 torch.ones(100 - radius).double())
 
 
 @pytest.mark.parametrize("family", ["joyvasa", "playmate"])
@@ -123,13 +126,15 @@ def test_offset_is_strength_times_reference_minus_source_on_non_lip_coordinates(
 
 
 def test_a_reference_identical_to_the_source_adds_nothing(motion_models):
-    result = sample(motion_models["joyvasa"], build_emotion("neutral", 1.0, references=source_features().motion[:, EXP]))
+    result = sample(motion_models["joyvasa"],
+                    build_emotion("neutral", 1.0, references=source_features().motion[:, EXP]))
     assert torch.equal(result.expression_offset, torch.zeros(1, 30, 63))
 
 
 def test_labels_need_a_controller_references_do_not(motion_models):
     refs = references(1)
-    with pytest.raises(ValueError, match="no trained emotion control: disconnect the emotion input, connect reference photos"):
+    with pytest.raises(ValueError, match="no trained emotion control: disconnect the "
+                                         "emotion input, connect reference photos"):
         sample(motion_models["joyvasa"], build_emotion("neutral", 1.0))
     for text in ("happy", None):
         label, schedule = (text, "") if text else ("neutral", "0 0.5 sad")
@@ -147,10 +152,14 @@ def test_labels_need_a_controller_references_do_not(motion_models):
 def test_the_emotion_scale_owns_the_strength_and_overrides_emotion_cfg(motion_models, pack, caplog):
     model, refs = motion_models["playmate+emotion"], references(1)
     sampler = pack.NODE_CLASS_MAPPINGS["PlaymateMotionSampler"]()
-    run = lambda scale, cfg: sampler.sample(model, source_features(), features(30), 2, 1.5, cfg, 5, 0.0,
-                                            emotion=build_emotion("happy", scale, references=refs))[0]
+
+    def run(scale, cfg):
+        return sampler.sample(model, source_features(), features(30), 2, 1.5, cfg, 5, 0.0,
+                              emotion=build_emotion("happy", scale, references=refs))[0]
+
     base = run(1.5, 1.5)
-    assert torch.equal(run(1.5, 5.0).motion, base.motion) and torch.equal(run(1.5, 0.0).with_offset(), base.with_offset())
+    assert torch.equal(run(1.5, 5.0).motion, base.motion)
+    assert torch.equal(run(1.5, 0.0).with_offset(), base.with_offset())
     stronger = run(3.0, 1.5)
     assert not torch.allclose(stronger.motion, base.motion)  # controller guidance follows emotion_scale
     torch.testing.assert_close(stronger.expression_offset, 2 * base.expression_offset, rtol=1e-6, atol=0)

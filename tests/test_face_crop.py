@@ -9,7 +9,9 @@ import torch
 
 from playmate_core.face.crop import CropConfig, crop_matrix, sample_crops
 from playmate_core.face.geometry import apply
-from playmate_core.face.landmarks import FACEMESH_LAYOUT, LandmarkLayout, eye_centers, eye_ratio, lip_ratio, mouth_center
+from playmate_core.face.landmarks import (
+    FACEMESH_LAYOUT, LandmarkLayout, eye_centers, eye_ratio, lip_ratio, mouth_center,
+)
 from playmate_core.face.paste import crop_mask, paste
 from playmate_core.face.portrait import load_portraits, paste_back
 from portrait_photos import ASTRONAUT, ASTRONAUT_2048, HOPPER, detector, photo

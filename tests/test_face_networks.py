@@ -26,7 +26,8 @@ def golden():
     return load_file(GOLDEN)
 
 
-@pytest.mark.parametrize("config", [BlazeFaceConfig.short_range(), BlazeFaceConfig.full_range()], ids=lambda c: c.variant)
+@pytest.mark.parametrize("config", [BlazeFaceConfig.short_range(), BlazeFaceConfig.full_range()],
+                         ids=lambda c: c.variant)
 def test_blazeface_matches_tflite_runtime(golden, config):
     inputs = golden_inputs(golden["probe"].numpy())[config.variant]
     net = load_network(config)

@@ -33,7 +33,8 @@ def test_every_fixture_file_is_listed_in_the_readme():
 
 
 def test_the_astronaut_photo_is_the_original_file():
-    assert hashlib.sha256(fixture_path("media", "portraits", "astronaut_512x512.png").read_bytes()).hexdigest() == ASTRONAUT_SHA256
+    astronaut = fixture_path("media", "portraits", "astronaut_512x512.png").read_bytes()
+    assert hashlib.sha256(astronaut).hexdigest() == ASTRONAUT_SHA256
 
 
 def test_tests_stay_small():

@@ -44,7 +44,8 @@ def test_low_precision_motion_model_matches_fp32_and_keeps_statistics_fp32(dtype
     state = {k: v.clone() for k, v in model.state_dict().items()}
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3),
                             torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
-    features = AudioFeatures(torch.randn(1, 30, 16, generator=torch.Generator().manual_seed(1)), 25.0, 30, 1.2, "wav2vec2-base")
+    features = AudioFeatures(torch.randn(1, 30, 16, generator=torch.Generator().manual_seed(1)), 25.0, 30, 1.2,
+                             "wav2vec2-base")
     reference = generate_motion(model, source, features, steps=4, seed=7).motion
     half = PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16))
     half.load_state_dict(state)

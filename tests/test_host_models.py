@@ -77,14 +77,16 @@ def test_audio_encoder_and_motion_model_are_managed_too(pack, host, models_dir, 
     config = AW.tiny_hf_config("wav2vec2")
     AW.write_hf_folder(str(models_dir / "audio_encoders" / "tiny-w2v"), config, AW.hf_state_dict(config, seed=1))
     encoder = nodes["PlaymateLoadAudioEncoder"]().load("tiny-w2v", "fp32", "auto")[0]
-    audio = {"waveform": 0.1 * torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(0)), "sample_rate": 16000}
+    audio = {"waveform": 0.1 * torch.randn(1, 1, 16000, generator=torch.Generator().manual_seed(0)),
+             "sample_rate": 16000}
     features = nodes["PlaymateEncodeAudio"]().encode(audio, encoder, 25.0)[0]
     assert features.features.shape[:2] == (1, 25)
 
     folder = models_dir / "playmate"
     folder.mkdir()
     torch.manual_seed(0)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)),
+                      str(folder / "tiny.safetensors"))
     model = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "auto", "fp32", "released")[0]
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3),
                             torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))

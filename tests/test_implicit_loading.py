@@ -39,7 +39,8 @@ def test_tiny_sets_load_in_both_layouts_with_config_read_from_shapes(tmp_path, t
     a, b = _weights(official), _weights(kijai)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(a["0.first.conv.weight"], tiny_states["appearance_feature_extractor"]["first.conv.weight"])
-    assert torch.equal(a["4.eye.mlp.0.weight"], tiny_states["stitching_retargeting_module"]["retarget_eye"]["mlp.0.weight"])
+    assert torch.equal(a["4.eye.mlp.0.weight"],
+                       tiny_states["stitching_retargeting_module"]["retarget_eye"]["mlp.0.weight"])
 
 
 def test_renderer_outputs_have_documented_shapes(kijai_dir):
@@ -74,7 +75,8 @@ def test_convert_cli_round_trip(tmp_path, kijai_dir, capsys):
 
 def test_wrong_network_in_a_slot_is_named(kijai_dir):
     shutil.copy(kijai_dir / "motion_extractor.safetensors", kijai_dir / "warping_module.safetensors")
-    with pytest.raises(CheckpointError, match=r"warping_module.safetensors: expected the warping_module network, but it looks like a motion_extractor file"):
+    with pytest.raises(CheckpointError, match=r"warping_module.safetensors: expected the warping_module "
+                                              r"network, but it looks like a motion_extractor file"):
         load_renderer(str(kijai_dir))
 
 
@@ -88,7 +90,8 @@ def test_truncated_safetensors_names_the_file(kijai_dir):
     path = kijai_dir / "spade_generator.safetensors"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"spade_generator.safetensors: not a readable safetensors file.*truncated or corrupt"):
+    with pytest.raises(CheckpointError, match=r"spade_generator.safetensors: not a readable "
+                                              r"safetensors file.*truncated or corrupt"):
         load_renderer(str(kijai_dir))
 
 
@@ -108,7 +111,8 @@ def test_truncated_pth_names_the_file(tmp_path, tiny_states):
     base = write_official_layout(tiny_states, tmp_path / "official")
     path = base / "appearance_feature_extractor.pth"
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(CheckpointError, match=r"appearance_feature_extractor.pth: cannot be read as a PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match=r"appearance_feature_extractor.pth: "
+                                              r"cannot be read as a PyTorch checkpoint"):
         load_renderer(str(base))
 
 

@@ -130,14 +130,16 @@ def _denoise_inputs(model, g):
     prev_motion = torch.cat([model.start_motion_feat, g["dn.in.prev_motion_b1"]])
     memory = torch.cat([torch.cat([model.start_audio_feat, g["dn.in.prev_audio_b1"]]), audio], dim=1)
     positions = model.encode_conditions(_conditions(audio.shape[0], g))[2]
-    state = (net.feature_proj(prev_motion), [layer.aligned_cross_attention(memory) for layer in net.transformer.layers], positions)
+    state = (net.feature_proj(prev_motion), [layer.aligned_cross_attention(memory) for layer in net.transformer.layers],
+             positions)
     return audio, state
 
 
 def _conditions(batch, g, drop=False):
     from playmate_core.motion.models.base import WindowConditions
     feats = torch.cat([g["hubert.w0.resampled"], g["hubert.w1.resampled"]])[:batch]
-    return WindowConditions(feats, torch.full((batch,), drop), None, None, torch.zeros(batch, 21, 3), torch.zeros(batch, 70))
+    return WindowConditions(feats, torch.full((batch,), drop), None, None, torch.zeros(batch, 21, 3),
+                            torch.zeros(batch, 70))
 
 
 @pytest.mark.parametrize("pe,tag", [("released", "buggy"), ("fixed", "fixed")])
@@ -147,7 +149,8 @@ def test_denoiser_parity(models, golden_small, pe, tag):
         audio, state = _denoise_inputs(model, g)
         out = model.denoise(g["dn.in.motion"], g["dn.in.step"], state)
     assert rel(audio[0:1], g["audio_feat.w0"]) < 1e-5 and rel(audio[1:2], g["audio_feat.w1"]) < 1e-5
-    assert rel(model.denoising_net.diff_step_map(model.denoising_net.step_table[g["dn.in.step"]]), g["dn.step_embedding"]) < 1e-5
+    assert rel(model.denoising_net.diff_step_map(model.denoising_net.step_table[g["dn.in.step"]]),
+               g["dn.step_embedding"]) < 1e-5
     # the sampler uses the last 100 rows (the current window)
     assert rel(out, g[f"dn.{tag}.out"][:, 25:]) < 1e-5
     other = "fixed" if tag == "buggy" else "buggy"
@@ -180,7 +183,8 @@ def test_sampler_steps_match_the_official_chain(models, golden_small):
 
 
 @pytest.mark.skipif(not os.environ.get("PLAYMATE_FULL_PARITY"),
-                    reason="the full 2-window, 50-step JoyVASA run takes about a minute on 2 cores; set PLAYMATE_FULL_PARITY=1")
+                    reason="the full 2-window, 50-step JoyVASA run takes about "
+                           "a minute on 2 cores; set PLAYMATE_FULL_PARITY=1")
 def test_full_two_window_sampling_parity(models, golden_small):
     g, model = golden_small, models["released"]
     draws = iter([g["noise.xT"], *g["noise.z.w0"], *g["noise.z.w1"]])
@@ -209,9 +213,11 @@ def test_denormalisation_smoothing_and_application_match(models, golden_small):
 def test_motion_application_matches_the_official_keypoints():
     """anchor_to_first_frame reproduces JoyVASA's relative application (CLI path, before its 1.1 multiplier)."""
     g = load_file(str(fixture_path("joyvasa", "golden.safetensors")))
-    gen = torch.cat([g["gen.buggy.motion.exp"].reshape(115, 63), g["gen.buggy.smoothed.scale"], g["gen.buggy.smoothed.t"],
+    gen = torch.cat([g["gen.buggy.motion.exp"].reshape(115, 63), g["gen.buggy.smoothed.scale"],
+                     g["gen.buggy.smoothed.t"],
                      g["gen.buggy.smoothed.pitch"], g["gen.buggy.smoothed.yaw"], g["gen.buggy.smoothed.roll"]], dim=1)
-    src = torch.cat([g["src.exp"].reshape(1, 63), g["src.scale"], g["src.t"], g["src.pitch"], g["src.yaw"], g["src.roll"]], 1)
+    src = torch.cat([g["src.exp"].reshape(1, 63), g["src.scale"], g["src.t"], g["src.pitch"], g["src.yaw"],
+                     g["src.roll"]], 1)
     anchored = anchor_to_first_frame(gen[None], src)[0]
     x_d = keypoints_from_motion(g["src.kp"].expand(115, -1, -1), anchored)
     x_s = g["apply.cli.x_s"]

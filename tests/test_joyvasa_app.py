@@ -74,7 +74,8 @@ def renderer(tmp_path_factory):
 
 def generated_motion(golden) -> torch.Tensor:
     """motion.coef de-normalised as the official wrapper does: [1, 115, 70]."""
-    normalizer = TemplateNormalizer(golden["template.exp_mean"], golden["template.exp_std"], golden["template.pose_min"],
+    normalizer = TemplateNormalizer(golden["template.exp_mean"], golden["template.exp_std"],
+                                    golden["template.pose_min"],
                                     golden["template.pose_max"])
     return normalizer.denormalize(golden["motion.coef"][None], None)
 
@@ -119,7 +120,8 @@ def test_ema_pose_smoothing_matches_the_official_filter(golden):
 def test_keypoint_stages_match_the_official_pipeline(golden, renderer, lip_ratio, mode):
     """From the stored source info and generated motion, every stage per frame at rel L2 < 1e-5."""
     stages = {}
-    x_s, x_d = official_keypoints(renderer, stored_source(golden, lip_ratio), 0, joyvasa_sequence(generated_motion(golden)),
+    x_s, x_d = official_keypoints(renderer, stored_source(golden, lip_ratio), 0,
+                                  joyvasa_sequence(generated_motion(golden)),
                                   0, mode, stages)
     assert rel_l2(x_s, golden["x_s"]) < BAR
     for stage in STAGES[mode]:
@@ -219,8 +221,10 @@ def test_end_to_end_from_the_crop(golden, renderer, lip_ratio):
     """Crop -> source -> keypoints (every mode) -> frame 114 -> (app) pasted photo, against the official run."""
     crop = golden["crop.img256"].float() / 255
     extracted = renderer.extract_source(crop)
-    source = SourceFeatures(extracted.appearance, extracted.kp_canonical, extracted.motion, lip_ratio=torch.tensor([[lip_ratio]]))
-    assert rel_l2(source.kp_canonical, golden["src.kp"]) < BAR and rel_l2(source.motion[:, :63].view(1, 21, 3), golden["src.exp"]) < BAR
+    source = SourceFeatures(extracted.appearance, extracted.kp_canonical, extracted.motion,
+                            lip_ratio=torch.tensor([[lip_ratio]]))
+    assert rel_l2(source.kp_canonical, golden["src.kp"]) < BAR and rel_l2(source.motion[:, :63].view(1, 21, 3),
+                                                                          golden["src.exp"]) < BAR
     sequence = joyvasa_sequence(generated_motion(golden))
     for mode in ("app", "cli", "animal"):
         stages = {}
@@ -245,7 +249,8 @@ def check_paste_back(golden, frame: torch.Tensor) -> None:
     photo = photo_u8()
     m_o2c = golden["crop.M_o2c"].double()
     portrait = Portrait(images=photo[None].float() / 255, crops=golden["crop.img256"].float() / 255,
-                        image_to_crop=m_o2c[None], landmarks=torch.zeros(1, 478, 3), landmarks_crop=torch.zeros(1, 478, 2),
+                        image_to_crop=m_o2c[None], landmarks=torch.zeros(1, 478, 3),
+                        landmarks_crop=torch.zeros(1, 478, 2),
                         boxes=torch.zeros(1, 4), scores=torch.ones(1), face_counts=(1,), eye_ratio=torch.zeros(1, 2),
                         lip_ratio=torch.zeros(1, 1), layout=FACEMESH_LAYOUT, config=CropConfig())
     pasted = Compositor(portrait, style="template")(0, frame)[0]

@@ -38,7 +38,8 @@ def models_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     (root / "playmate").mkdir()
     write_release(mc, mc.make_state_dict(hubert_layers=2, wn="parametrizations", seed=0), str(root / "playmate"))
-    shutil.copyfile(fixture_path("fixtures", "joyvasa", "motion_template.pkl"), root / "playmate" / "motion_template.pkl")
+    shutil.copyfile(fixture_path("fixtures", "joyvasa", "motion_template.pkl"),
+                    root / "playmate" / "motion_template.pkl")
     config = AW.tiny_hf_config("hubert", layers=1)
     config.update(hidden_size=768, num_attention_heads=4)
     AW.write_hf_folder(str(root / "audio_encoders" / "chinese-hubert-base"), config, AW.hf_state_dict(config, seed=1),
@@ -119,7 +120,8 @@ def test_joyvasa_features_do_not_drive_a_playmate_model(nodes, tmp_path):
     _, embedded = nodes["PlaymateLoadMotionModel"]().load(JOYVASA_NAME, "cpu", "fp32", "released")
     features, _, _ = nodes["PlaymateEncodeAudio"]().encode(clip(0.2), embedded)
     path = tmp_path / "hubert_playmate.safetensors"
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=768, audio_encoder="hubert")), str(path))
+    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=768, audio_encoder="hubert")),
+                      str(path))
     model, _ = load_motion_files(str(path))
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
     with pytest.raises(ValueError, match=f"come from '{EMBEDDED}', which drives JoyVASA only, but motion model "

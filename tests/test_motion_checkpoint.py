@@ -83,7 +83,8 @@ def test_newer_format_and_missing_file(tmp_path):
     path = tmp_path / "future.safetensors"
     save_motion_model(tiny_model(), str(path))
     tensors = load_file(str(path))
-    save_file(tensors, str(path), metadata={"format": FORMAT, "format_version": "99", "family": "playmate", "config": "{}"})
+    save_file(tensors, str(path),
+              metadata={"format": FORMAT, "format_version": "99", "family": "playmate", "config": "{}"})
     with pytest.raises(CheckpointError, match="update the pack"):
         load_motion_model(str(path))
     with pytest.raises(CheckpointError, match="not found"):

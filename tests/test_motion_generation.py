@@ -41,7 +41,8 @@ def test_same_seed_same_motion_other_seed_other_motion():
     c = generate_motion(model, source(), audio(40), steps=3, seed=8).motion
     assert torch.equal(a, b)
     assert (a - c).abs().max() > 1e-3
-    big = generate_motion(model, source(), audio(5), steps=2, seed=2**63 + 12345).motion  # ComfyUI seeds reach 2**64 - 1
+    # ComfyUI seeds reach 2**64 - 1
+    big = generate_motion(model, source(), audio(5), steps=2, seed=2**63 + 12345).motion
     assert torch.isfinite(big).all()
 
 
@@ -157,14 +158,17 @@ def test_emotion_guidance_is_one_batched_forward_of_three_conditions():
 def test_driving_pose_replaces_angles_and_translation():
     model = tiny()
     src = source()
-    pose = PoseSequence(torch.tensor([[1.0, 2.0, 3.0, 0.01, 0.02, 0.0], [4.0, 5.0, 6.0, 0.03, 0.04, 0.0]]), relative=True)
+    pose = PoseSequence(torch.tensor([[1.0, 2.0, 3.0, 0.01, 0.02, 0.0], [4.0, 5.0, 6.0, 0.03, 0.04, 0.0]]),
+                        relative=True)
     free = generate_motion(model, src, audio(6), steps=2, seed=1).motion
     driven = generate_motion(model, src, audio(6), steps=2, seed=1, pose=pose).motion
     torch.testing.assert_close(driven[..., :64], free[..., :64])  # expression and scale as generated
     expected_angles = torch.tensor([[1.0, 2.0, 3.0]] + [[4.0, 5.0, 6.0]] * 5) + src.motion[0, 67:]
     torch.testing.assert_close(driven[0, :, 67:], expected_angles)
-    torch.testing.assert_close(driven[0, :, 64:66], torch.tensor([[0.01, 0.02]] + [[0.03, 0.04]] * 5) + src.motion[0, 64:66])
-    absolute = generate_motion(model, src, audio(6), steps=2, seed=1, pose=PoseSequence(pose.values, relative=False)).motion
+    torch.testing.assert_close(driven[0, :, 64:66],
+                               torch.tensor([[0.01, 0.02]] + [[0.03, 0.04]] * 5) + src.motion[0, 64:66])
+    absolute = generate_motion(model, src, audio(6), steps=2, seed=1,
+                               pose=PoseSequence(pose.values, relative=False)).motion
     torch.testing.assert_close(absolute[0, -1, 67:], torch.tensor([4.0, 5.0, 6.0]))
 
 

@@ -74,7 +74,8 @@ def trained():
 def _sample(model, audio, cfg, seed=0, pose_smoothing=0.0):
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
     feats = AudioFeatures(audio[None], 25.0, audio.shape[0], audio.shape[0] / 25.0, "synthetic")
-    return generate_motion(model, source, feats, steps=20, audio_cfg=cfg, seed=seed, pose_smoothing=pose_smoothing).motion[0]
+    motion = generate_motion(model, source, feats, steps=20, audio_cfg=cfg, seed=seed, pose_smoothing=pose_smoothing)
+    return motion.motion[0]
 
 
 def test_generated_mouth_follows_the_audio(trained):
@@ -82,7 +83,8 @@ def test_generated_mouth_follows_the_audio(trained):
     g = torch.Generator().manual_seed(1234)  # a clip never seen in training, 3.6 s = 4 windows of the tiny config
     audio, _, energy = synthetic_clip(90, g)
     motion = _sample(model, audio, cfg=1.5, pose_smoothing=0.2)  # the node's default smoothing (pose only)
-    mouth = (motion[:, MOUTH_OPEN_INDEX] - model.normalizer.exp_mean[MOUTH_OPEN_INDEX]) / model.normalizer.exp_std[MOUTH_OPEN_INDEX]
+    normalizer = model.normalizer
+    mouth = (motion[:, MOUTH_OPEN_INDEX] - normalizer.exp_mean[MOUTH_OPEN_INDEX]) / normalizer.exp_std[MOUTH_OPEN_INDEX]
     # threshold: generated mouth opening correlates with the driving energy at r > 0.8 over all 4 windows
     assert corr(mouth, energy) > 0.8, (corr(mouth, energy), loss)
     # and its size is right (the target is the standardised energy itself, |energy| averages about 0.8)

@@ -62,7 +62,8 @@ def test_render_frames_node_runs_the_app_mode_by_default_for_joyvasa(pack, rende
     truncated = (expected.clamp(0, 1) * 255).to(torch.uint8).float().permute(0, 2, 3, 1) / 255
     assert (images - truncated).abs().max() <= 1 / 255 + 1e-6  # batch-4 vs chunk-2 BLAS rounding may flip a level
     packed, _, _, _ = node.render(renderer, source, motion, **WIDGETS, motion_mode="pack")
-    legacy = render_images(renderer, source, MotionSequence(motion.motion, FPS), RenderOptions(batch_size=2), Compositor())
+    legacy = render_images(renderer, source, MotionSequence(motion.motion, FPS), RenderOptions(batch_size=2),
+                           Compositor())
     assert torch.equal(packed, legacy)  # pack = the behaviour before the modes existed
     assert float((packed - images).abs().mean()) > 1e-3
 
@@ -92,6 +93,7 @@ def test_pack_mode_adds_the_expression_offset_to_the_expression(renderer, source
     shifted = base.motion.clone()
     shifted[..., :63] += offset
     options = RenderOptions(batch_size=2, motion_mode="pack", stitching=False)
-    with_offset = render_images(renderer, source, WithOffset(base.motion, FPS, expression_offset=offset), options, Compositor())
+    with_offset = render_images(renderer, source, WithOffset(base.motion, FPS, expression_offset=offset), options,
+                                Compositor())
     moved = render_images(renderer, source, replace(base, motion=shifted, generated=None), options, Compositor())
     assert torch.allclose(with_offset, moved, atol=1e-5)

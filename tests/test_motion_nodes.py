@@ -13,6 +13,12 @@ from playmate_core.motion.models.playmate import PlaymateConfig, PlaymateMotionM
 from playmate_core.motion.sequence import MotionSequence
 
 
+def save_tiny_model(folder) -> None:
+    """A tiny Playmate motion model (audio width 16) as folder/tiny.safetensors."""
+    model = PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16))
+    save_motion_model(model, str(folder / "tiny.safetensors"))
+
+
 def test_node_contract(pack):
     nodes = pack.NODE_CLASS_MAPPINGS
     sampler = nodes["PlaymateMotionSampler"].INPUT_TYPES()
@@ -39,7 +45,7 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     folder = models_dir / "playmate"
     folder.mkdir()
     torch.manual_seed(0)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     (folder / "tiny.state.pt").write_bytes(b"trainer state, not a model")
     save_file({"emotion_tokens": torch.zeros(8, 4)}, str(folder / "tiny_emotion.safetensors"),
               metadata={"format": EMOTION_FORMAT})
@@ -53,7 +59,8 @@ def test_load_sample_and_plot(pack, models_dir, tmp_path):
     assert inputs["emotion_model"][0] == ["none", "broken.safetensors", "playmate_emotion.safetensors",
                                           "tiny_emotion.safetensors"]
     model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
-    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
+    source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3),
+                            torch.cat([torch.zeros(1, 63), torch.tensor([[1.5, 0, 0, 0, 2.0, 3.0, 1.0]])], 1))
     feats = AudioFeatures(torch.randn(1, 50, 16), 25.0, 50, 2.0, "wav2vec2-base")
     before = feats.features.clone()
     (motion,) = nodes["PlaymateMotionSampler"]().sample(model, source, feats, 3, 1.5, 1.5, 11, 0.2)
@@ -75,7 +82,7 @@ def test_sampler_defaults_are_the_models_own_and_logged(pack, models_dir, caplog
     folder = models_dir / "playmate"
     folder.mkdir()
     torch.manual_seed(0)
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     nodes = pack.NODE_CLASS_MAPPINGS
     model, _ = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     source = SourceFeatures(torch.zeros(1, 1), torch.zeros(1, 21, 3), torch.zeros(1, 70))
@@ -93,7 +100,7 @@ def test_sampler_defaults_are_the_models_own_and_logged(pack, models_dir, caplog
 def test_playmate_models_carry_no_audio_encoder_and_encode_audio_says_what_to_connect(pack, models_dir):
     folder = models_dir / "playmate"
     folder.mkdir()
-    save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=16)), str(folder / "tiny.safetensors"))
+    save_tiny_model(folder)
     nodes = pack.NODE_CLASS_MAPPINGS
     _, encoder = nodes["PlaymateLoadMotionModel"]().load("tiny.safetensors", "cpu", "fp32", "released")
     audio = {"waveform": torch.zeros(1, 1, 1600), "sample_rate": 16000}
@@ -119,7 +126,8 @@ def test_missing_public_motion_model_says_where_to_get_it(pack, models_dir):
 
 
 @pytest.mark.parametrize("model_name, emotion_model", [("playmate_motion.safetensors", "none"),
-                                                       ("motion_generator_hubert_chinese.pt", "playmate_emotion.safetensors")])
+                                                       ("motion_generator_hubert_chinese.pt",
+                                                        "playmate_emotion.safetensors")])
 def test_missing_trained_playmate_files_say_how_to_train_them(pack, models_dir, model_name, emotion_model):
     node = pack.NODE_CLASS_MAPPINGS["PlaymateLoadMotionModel"]()
     if emotion_model != "none":  # the stage-1 file is present; only the emotion controller is missing
@@ -137,7 +145,8 @@ def test_encoder_mismatch_names_the_users_files(pack, models_dir):
     import audio_weights as AW
 
     config = AW.tiny_hf_config("wav2vec2")
-    AW.write_hf_folder(str(models_dir / "audio_encoders" / "wav2vec2-base-960h"), config, AW.hf_state_dict(config, seed=1))
+    AW.write_hf_folder(str(models_dir / "audio_encoders" / "wav2vec2-base-960h"), config,
+                       AW.hf_state_dict(config, seed=1))
     (models_dir / "playmate").mkdir()
     save_motion_model(PlaymateMotionModel(PlaymateConfig.preset("tiny", audio_dim=128, audio_encoder="hubert")),
                       str(models_dir / "playmate" / "hubert_tiny.safetensors"))

@@ -31,5 +31,6 @@ def test_the_freeze_ignores_the_model_files_installed(pack, models_dir):
         path.write_text("{}")
     assert describe(pack) == before
     file_lists = {(n, i["name"]) for n, s in before.items() for i in s["inputs"] if i.get("choices") == MODEL_FILES}
-    assert ("PlaymateLoadLivePortrait", "motion_extractor") in file_lists and ("PlaymateLoadMotionModel", "model_name") in file_lists
+    assert ("PlaymateLoadLivePortrait", "motion_extractor") in file_lists
+    assert ("PlaymateLoadMotionModel", "model_name") in file_lists
     assert ("PlaymateEmotion", "label") not in file_lists  # fixed choices stay frozen

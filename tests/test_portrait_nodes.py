@@ -38,7 +38,8 @@ def test_load_portrait_contract(nodes):
 def test_load_portrait_outputs(nodes):
     image = photo(ASTRONAUT)
     before = image.clone()
-    portrait, crop, mask = getattr(nodes["PlaymateLoadPortrait"](), nodes["PlaymateLoadPortrait"].FUNCTION)(image, **DEFAULTS)
+    loader = nodes["PlaymateLoadPortrait"]
+    portrait, crop, mask = getattr(loader(), loader.FUNCTION)(image, **DEFAULTS)
     assert isinstance(portrait, Portrait) and portrait.batch_size == 1
     assert crop.shape == (1, 256, 256, 3) and crop.dtype == torch.float32
     assert torch.equal(crop[0], portrait.crops[0].permute(1, 2, 0))
@@ -64,7 +65,8 @@ def test_extract_keypoints_adds_the_ratios(nodes, tiny_renderer):
     assert isinstance(source, SourceFeatures) and source.batch_size == 2
     assert source.kp_canonical.shape == (2, 21, 3) and source.motion.shape == (2, 70)
     assert source.appearance.shape[0] == 2
-    assert torch.equal(source.eye_ratio.cpu(), portrait.eye_ratio) and torch.equal(source.lip_ratio.cpu(), portrait.lip_ratio)
+    assert torch.equal(source.eye_ratio.cpu(), portrait.eye_ratio) and torch.equal(source.lip_ratio.cpu(),
+                                                                                   portrait.lip_ratio)
     alone = tiny_renderer.extract_source(portrait.crops[:1])
     assert torch.allclose(source.motion[:1], alone.motion, atol=1e-5)
     with pytest.raises(TypeError, match="Load Portrait"):

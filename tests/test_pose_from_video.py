@@ -148,7 +148,8 @@ def test_expression_track_is_the_videos_expression_relative_to_its_first_frame(n
     measured = measure_chunk(next(image_chunks(images, 25.0, chunk_size=6)), MediaPipeFaceDetector(), renderer).exp
     expected = measured - measured[0]
     assert pose.expression.shape == (9, 63) and torch.equal(pose.expression[0], torch.zeros(63))
-    torch.testing.assert_close(pose.expression[:6], expected, rtol=0, atol=1e-6)  # float64 interpolation at the same times
+    # float64 interpolation at the same times
+    torch.testing.assert_close(pose.expression[:6], expected, rtol=0, atol=1e-6)
     torch.testing.assert_close(pose.expression[6:], pose.expression[:3])  # looped
     plain, _, _ = node.estimate(renderer, **WIDGETS, images=images, audio_features=features)
     assert plain.expression is None and torch.equal(plain.values, pose.values)

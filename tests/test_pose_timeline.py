@@ -14,15 +14,18 @@ from playmate_core.pose.timeline import fit_length, resample, smooth
 
 
 def screen_rotation(degrees: float, centre, shift=(0.0, 0.0), zoom: float = 1.0) -> torch.Tensor:
-    """[3, 3] frame-0 -> frame-t pixels: counter-clockwise on screen by `degrees` about centre (OpenCV's sign), then shifted."""
+    """[3, 3] frame-0 -> frame-t pixels: counter-clockwise on screen by `degrees` about centre (OpenCV's sign),
+    then shifted."""
     a = math.radians(degrees)
     c, s = zoom * math.cos(a), zoom * math.sin(a)
     cx, cy = centre
-    return torch.tensor([[c, s, (1 - c) * cx - s * cy + shift[0]], [-s, c, s * cx + (1 - c) * cy + shift[1]], [0, 0, 1]],
+    return torch.tensor([[c, s, (1 - c) * cx - s * cy + shift[0]], [-s, c, s * cx + (1 - c) * cy + shift[1]],
+                         [0, 0, 1]],
                         dtype=torch.float64)
 
 
-def tracked_measures(motions: list[torch.Tensor], found: list[bool]) -> tuple[FrameMeasures, torch.Tensor, torch.Tensor]:
+def tracked_measures(motions: list[torch.Tensor],
+                     found: list[bool]) -> tuple[FrameMeasures, torch.Tensor, torch.Tensor]:
     """A face that moves by the given image motions, cropped by a crop that follows it exactly, so the
     motion extractor sees the same upright face (constant outputs) in every frame."""
     crop0 = torch.tensor([[1.25, 0, -60.0], [0, 1.25, -20.0], [0, 0, 1]], dtype=torch.float64)

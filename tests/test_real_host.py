@@ -27,7 +27,8 @@ from model_files import write_input_media, write_models_folder
 from test_workflows import LONG_SECONDS, SPEECH_SECONDS, check_video, load
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
-pytestmark = pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run the pack in a real host")
+pytestmark = pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout "
+                                                        "to run the pack in a real host")
 STARTUP_SECONDS = 300
 RUN_SECONDS = 600
 CORE_DOUBLES = sorted(core_nodes.NODE_CLASS_MAPPINGS)
@@ -54,7 +55,8 @@ class Server:
             return json.loads(response.read())
 
     def post(self, path: str, body: dict):
-        request = urllib.request.Request(self.url + path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        request = urllib.request.Request(self.url + path, json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
@@ -102,7 +104,8 @@ def test_every_node_is_listed_with_the_frozen_inputs(server):
     for node_id, spec in frozen.items():
         assert node_id in info, f"{node_id} is not in the host's /object_info (see the server log for import errors)"
         listed = info[node_id]
-        inputs = [(name, section) for section in ("required", "optional") for name in listed["input_order"].get(section, [])]
+        inputs = [(name, section) for section in ("required", "optional")
+                  for name in listed["input_order"].get(section, [])]
         assert inputs == [(i["name"], i["section"]) for i in spec["inputs"]], node_id
         for entry in spec["inputs"]:
             kind = listed["input"][entry["section"]][entry["name"]][0]
@@ -140,7 +143,8 @@ def test_the_frontend_extension_is_served(server):
 
 def test_the_pack_folder_is_a_template_folder(server):
     templates = server.get("/workflow_templates")
-    assert sorted(templates.get("ComfyUI-Playmate", [])) == sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
+    shipped = sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
+    assert sorted(templates.get("ComfyUI-Playmate", [])) == shipped
     for name in templates["ComfyUI-Playmate"]:  # served under the title-like names, as the browser asks for them
         assert server.get(f"/api/workflow_templates/ComfyUI-Playmate/{urllib.parse.quote(name)}.json")["nodes"]
 
@@ -162,7 +166,8 @@ def _run(server, name: str) -> list[Path]:
     pytest.fail(f"{name} did not finish within {RUN_SECONDS} s")
 
 
-@pytest.mark.parametrize("name,videos,seconds", [("talking_portrait", 1, SPEECH_SECONDS), ("pose_from_video", 1, SPEECH_SECONDS),
+@pytest.mark.parametrize("name,videos,seconds",
+                         [("talking_portrait", 1, SPEECH_SECONDS), ("pose_from_video", 1, SPEECH_SECONDS),
                                                  ("long_audio", 1, LONG_SECONDS), ("batch", 2, SPEECH_SECONDS),
                                                  ("emotion", 1, SPEECH_SECONDS),
                                                  ("emotion_from_reference", 1, SPEECH_SECONDS)])

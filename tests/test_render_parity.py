@@ -9,7 +9,6 @@ tolerance (rel L2 < 1e-5, max abs < 1e-4), on the strided sample the golden file
 from __future__ import annotations
 
 import pytest
-import torch
 from golden_fixtures import liveportrait_golden, sampled
 from lp_weights import golden_official_states, write_kijai_layout
 from playmate_core.implicit.checkpoints import NETWORKS

@@ -69,11 +69,13 @@ def test_transfer_loss_falls_on_held_out_pairs_and_frozen_networks_stay(tmp_path
     # a complete set: the renderer loader reads it from the one file, also when it serves only the M slot
     assert find_renderer_files(str(out)).layout == "playmate"
     renderer = load_renderer(str(out))
-    torch.testing.assert_close(renderer.motion_extractor.detector.fc_kp.weight, tuned["motion_extractor.detector.fc_kp.weight"])
+    torch.testing.assert_close(renderer.motion_extractor.detector.fc_kp.weight,
+                               tuned["motion_extractor.detector.fc_kp.weight"])
     # Load LivePortrait with the file in the motion_extractor slot only (the others: the base set)
     slots = {name: str(PRETRAINED) for name in NETWORKS} | {"motion_extractor": str(out)}
     mixed = load_renderer(RendererFiles(slots, "selected"))
-    torch.testing.assert_close(mixed.motion_extractor.detector.fc_kp.weight, tuned["motion_extractor.detector.fc_kp.weight"])
+    torch.testing.assert_close(mixed.motion_extractor.detector.fc_kp.weight,
+                               tuned["motion_extractor.detector.fc_kp.weight"])
     # `train prepare --renderer FILE` records the fine-tuned extractor as the data set's motion extractor
     assert motion_extractor_name(find_renderer_files(str(out)).paths["motion_extractor"]) == \
         f"finetuned.safetensors@{file_sha256(str(out))[:12]}"
@@ -113,7 +115,8 @@ def test_renderer_command_options_and_errors(tmp_path, capsys):
                      str(tmp_path / "none.pth"), "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "none.pth" in capsys.readouterr().err
     write_narrow_vgg(tmp_path / "vgg.pth")
-    motion_only = write_synthetic_set(tmp_path / "motion_only", identities=1, labels=(None,), clips_per_label=1, frames=40)
+    motion_only = write_synthetic_set(tmp_path / "motion_only", identities=1, labels=(None,), clips_per_label=1,
+                                      frames=40)
     assert cli.main(["train", "renderer", "--data", motion_only, "--renderer", str(PRETRAINED), "--vgg",
                      str(tmp_path / "vgg.pth"), "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "no clip has renderer frames; prepare the data set with `train prepare ... --renderer-frames 32`" in \

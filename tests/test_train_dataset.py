@@ -88,8 +88,10 @@ def test_statistics_match_a_hand_computation():
     assert stats["pose_mean"][0] == pytest.approx(1.5) and stats["pose_std"][0] == STD_FLOOR  # constant scale
     assert stats["pose_mean"][5] == pytest.approx(6.5) and stats["pose_std"][5] == pytest.approx(math.sqrt(32.75))
     assert stats["pose_std_identity"][5] == pytest.approx(math.sqrt(2.5))
-    assert identities["a"]["pose_mean"][5] == pytest.approx(1.0) and identities["a"]["pose_std"][5] == pytest.approx(1.0)
-    assert identities["b"]["pose_mean"][5] == pytest.approx(12.0) and identities["b"]["pose_std"][5] == pytest.approx(2.0)
+    assert identities["a"]["pose_mean"][5] == pytest.approx(1.0)
+    assert identities["a"]["pose_std"][5] == pytest.approx(1.0)
+    assert identities["b"]["pose_mean"][5] == pytest.approx(12.0)
+    assert identities["b"]["pose_std"][5] == pytest.approx(2.0)
     assert (identities["b"]["clips"], identities["b"]["frames"]) == (1, 2)
     assert len(stats["exp_mean"]) == 63 and len(stats["pose_std_identity"]) == 7
 

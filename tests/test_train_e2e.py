@@ -54,7 +54,8 @@ def test_prepare_train_both_stages_load_and_sample_with_emotion(pack, models_dir
     sampled = {}
     for label in ("happy", "sad"):
         (emotion,) = nodes["PlaymateEmotion"]().build(label, 1.5, "none", 0.5, "")
-        (motion,) = nodes["PlaymateMotionSampler"]().sample(model, source, features, 3, 1.5, 1.5, 7, 0.2, emotion=emotion)
+        (motion,) = nodes["PlaymateMotionSampler"]().sample(model, source, features, 3, 1.5, 1.5, 7, 0.2,
+                                                            emotion=emotion)
         assert motion.motion.shape == (1, n, 70) and torch.isfinite(motion.motion).all()
         sampled[label] = motion.motion
     assert not torch.equal(sampled["happy"], sampled["sad"])  # the emotion reaches the motion

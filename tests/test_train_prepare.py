@@ -35,7 +35,8 @@ def networks(tmp_path_factory):
     root = tmp_path_factory.mktemp("weights")
     config = AW.tiny_hf_config("wav2vec2")
     AW.write_hf_folder(str(root / "w2v"), config, AW.hf_state_dict(config, seed=1))
-    return {"renderer": load_renderer(str(write_tiny_kijai_set(root / "lp"))), "encoder": load_audio_encoder(str(root / "w2v")),
+    return {"renderer": load_renderer(str(write_tiny_kijai_set(root / "lp"))),
+            "encoder": load_audio_encoder(str(root / "w2v")),
             "detector": MediaPipeFaceDetector(), "lp": str(root / "lp"), "w2v": str(root / "w2v")}
 
 
@@ -120,11 +121,13 @@ def test_statistics_agree_with_the_shards(prepared):
     motion = torch.cat([c.motion for c in clips]).double()
     assert ds.num_frames == motion.shape[0] == 75 + 55 + 59
     torch.testing.assert_close(ds.statistics["exp_mean"].double(), motion[:, :63].mean(0), atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(ds.statistics["pose_std"].double(), motion[:, 63:].std(0, unbiased=False), atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(ds.statistics["pose_std"].double(), motion[:, 63:].std(0, unbiased=False), atol=1e-6,
+                               rtol=1e-4)
     for clip in clips:  # one clip per identity here: the identity mean is the clip's mean
         torch.testing.assert_close(clip.pose_mean.double(), clip.motion[:, 63:].double().mean(0), atol=1e-6, rtol=1e-5)
     within = torch.cat([c.motion[:, 63:].double() - c.motion[:, 63:].double().mean(0) for c in clips])
-    torch.testing.assert_close(ds.statistics["pose_std_identity"].double(), within.square().mean(0).sqrt(), atol=1e-6, rtol=1e-4)
+    torch.testing.assert_close(ds.statistics["pose_std_identity"].double(), within.square().mean(0).sqrt(), atol=1e-6,
+                               rtol=1e-4)
 
 
 class Untouchable:
@@ -150,7 +153,8 @@ def test_a_second_run_does_no_work_and_keeps_the_clips(prepared, networks):
                               emotion_labels="folders", detector=networks["detector"], motion_extractor="tiny@0",
                               retry_skipped=True)  # no face in noface.mp4 again: the renderer is never needed
     assert retried["already_done"] == 3 and retried["frames_processed"] == 50  # noface.mp4: 2.0 s decoded again
-    assert {s["source"]: s["reason"] for s in retried["skipped"]} == {s["source"]: s["reason"] for s in first["skipped"]}
+    reasons = {s["source"]: s["reason"] for s in first["skipped"]}
+    assert {s["source"]: s["reason"] for s in retried["skipped"]} == reasons
     assert json.loads((root / "set" / "manifest.json").read_text())["clips"] == before["clips"]
 
 
@@ -168,10 +172,12 @@ def test_labels_from_a_csv_through_the_command_line(networks, tmp_path, capsys):
     assert "1 videos: 1 kept, 0 skipped" in capsys.readouterr().out
     ds = MotionDataset(str(tmp_path / "set"))
     assert (ds.clips[0]["identity"], ds.clips[0]["emotion"]) == ("speaker-7", "sad")
-    assert ds.motion_extractor.startswith("motion_extractor.safetensors@") and len(ds.motion_extractor.split("@")[1]) == 12
+    assert ds.motion_extractor.startswith("motion_extractor.safetensors@")
+    assert len(ds.motion_extractor.split("@")[1]) == 12
 
     (videos / "labels.csv").write_text("path,emotion\ns01/a.mp4,joyful\n")
-    with pytest.raises(LabelError, match=r"labels.csv line 2 \(s01/a.mp4\): unknown emotion label 'joyful'; valid labels: neutral"):
+    with pytest.raises(LabelError, match=r"labels.csv line 2 \(s01/a.mp4\): unknown "
+                                         r"emotion label 'joyful'; valid labels: neutral"):
         prepare_dataset(str(videos), str(tmp_path / "other"), Untouchable(), networks["encoder"],
                         emotion_labels=str(videos / "labels.csv"), detector=Untouchable())
     with pytest.raises(LabelError, match="identity=csv needs --emotion-labels"):
@@ -181,7 +187,8 @@ def test_labels_from_a_csv_through_the_command_line(networks, tmp_path, capsys):
 
 def chunks_of(times: list[float]):
     frames = torch.arange(len(times), dtype=torch.uint8).reshape(-1, 1, 1, 1).expand(-1, 2, 2, 3)
-    return [FrameChunk(frames[i:i + 3], torch.tensor(times[i:i + 3], dtype=torch.float64)) for i in range(0, len(times), 3)]
+    return [FrameChunk(frames[i:i + 3], torch.tensor(times[i:i + 3], dtype=torch.float64))
+            for i in range(0, len(times), 3)]
 
 
 def test_frames_are_picked_by_timestamp():
@@ -204,7 +211,8 @@ def test_renderer_frames_are_the_fixed_512_crops_of_evenly_spaced_frames(network
     from playmate_core.train.renderer_data import FramePairSampler, decode_frame, kept_frame_indices
 
     faces = decoded_frames(fixture_path(*DRIVING), 256)
-    write_video(tmp_path / "videos" / "anna" / "talk.mp4", faces, audio=load_audio_file(os.fspath(fixture_path(*SPEECH))))
+    write_video(tmp_path / "videos" / "anna" / "talk.mp4", faces,
+                audio=load_audio_file(os.fspath(fixture_path(*SPEECH))))
     prepare_dataset(str(tmp_path / "videos"), str(tmp_path / "set"), networks["renderer"], networks["encoder"],
                     detector=networks["detector"], motion_extractor="tiny@0", renderer_frames=4)
     ds = MotionDataset(str(tmp_path / "set"))

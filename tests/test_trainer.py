@@ -105,7 +105,8 @@ def test_saved_model_is_the_ema_and_metadata_round_trips(data, tmp_path):
 
 
 def test_gradients_are_clipped(data, tmp_path):
-    trainer = run(small_config(steps=2, optimizer=load_train_config("tiny").optimizer), data, tmp_path / "c.safetensors")
+    trainer = run(small_config(steps=2, optimizer=load_train_config("tiny").optimizer), data,
+                  tmp_path / "c.safetensors")
     trainer.job.config = trainer.job.config.updated({"optimizer": {"grad_clip": 1e-3}})
     trainer.job.stage = replace(trainer.job.stage, steps=3)
     trainer.run(resume=False)
@@ -146,10 +147,12 @@ def test_stage2_errors(data, tmp_path):
 
 def test_data_set_must_match_the_model(data, tmp_path):
     talk = MotionDataset(data["talk"])
-    with pytest.raises(ValueError, match="8 values per frame \\(synthetic-wav2vec2\\) but the training config expects 16"):
+    with pytest.raises(ValueError, match="8 values per frame \\(synthetic-wav2vec2\\) "
+                                         "but the training config expects 16"):
         stage1_job(small_config(model={"preset": "tiny", "audio_dim": 16}), talk, str(tmp_path / "m.safetensors"))
     with pytest.raises(ValueError, match="come from 'synthetic-wav2vec2' but the training config uses hubert"):
-        stage1_job(small_config(model={"preset": "tiny", "audio_encoder": "hubert"}), talk, str(tmp_path / "m.safetensors"))
+        stage1_job(small_config(model={"preset": "tiny", "audio_encoder": "hubert"}), talk,
+                   str(tmp_path / "m.safetensors"))
     other = write_synthetic_set(tmp_path / "hubert", identities=1, labels=("sad",), clips_per_label=1, frames=40,
                                 encoder="chinese-hubert-base")
     stage1 = tmp_path / "s1.safetensors"
@@ -164,7 +167,8 @@ def test_cli_trains_both_stages(data, tmp_path, capsys):
     s1, s2 = tmp_path / "playmate_motion.safetensors", tmp_path / "playmate_emotion.safetensors"
     assert cli.main(["train", "stage1", "--config", "tiny", "--data", data["talk"], "--out", str(s1), "--steps", "2",
                      "--batch-size", "2"]) == 0
-    assert cli.main(["train", "stage2", "--stage1", str(s1), "--data", data["mead"], "--out", str(s2), "--steps", "2"]) == 0
+    assert cli.main(["train", "stage2", "--stage1", str(s1), "--data", data["mead"], "--out", str(s2), "--steps",
+                     "2"]) == 0
     assert "load it as emotion_model together with playmate_motion.safetensors" in capsys.readouterr().out
     assert load_motion_model(str(s1), emotion_path=str(s2)).supports_emotion
     assert cli.main(["train", "stage2", "--stage1", str(tmp_path / "none.safetensors"), "--data", data["mead"]]) == 2

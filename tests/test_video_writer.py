@@ -126,7 +126,8 @@ def test_render_video_node_writes_a_synced_mp4(pack, models_dir, renderer, sourc
     node = pack.NODE_CLASS_MAPPINGS["PlaymateRenderVideo"]()
     assert node.OUTPUT_NODE and type(node).RETURN_TYPES == ("VIDEO", "STRING")
     spec = type(node).INPUT_TYPES()
-    assert list(spec["required"])[-2:] == ["filename_prefix", "crf"] and list(spec["optional"]) == ["portrait", "audio", "motion_mode"]
+    assert list(spec["required"])[-2:] == ["filename_prefix", "crf"]
+    assert list(spec["optional"]) == ["portrait", "audio", "motion_mode"]
     motion = nodding_motion(source, 4)
     out = node.render(renderer, source, motion, **WIDGETS, audio=sine_audio(3.0, rate=44100, channels=2),
                       prompt={"5": {"class_type": "PlaymateRenderVideo"}})

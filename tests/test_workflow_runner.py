@@ -139,11 +139,13 @@ def test_each_validation_error_names_its_node():
               "5": {"class_type": "Number", "inputs": {"value": "seven"}},
               "6": {"class_type": "Repeat", "inputs": {"text": ["5", 0], "times": 1, "mode": "plain"}},
               "7": {"class_type": "Repeat", "inputs": {"text": ["1", 3], "times": 1, "mode": "plain"}},
-              "8": {"class_type": "Join", "inputs": {"items": ["9", 0]}}, "9": {"class_type": "Number", "inputs": {"value": 1}}}
+              "8": {"class_type": "Join", "inputs": {"items": ["9", 0]}},
+              "9": {"class_type": "Number", "inputs": {"value": 1}}}
     for node in ("1", "2", "3", "4", "5", "6", "7", "8"):  # a mismatched link stops there, as in the host
         prompt[f"s{node}"] = {"class_type": "Sink", "inputs": {"value": [node, 0]}}
     assert errors_of(prompt) == {
-        "1": ["value_bigger_than_max"], "2": ["value_smaller_than_min"], "3": ["return_type_mismatch", "value_not_in_list"],
+        "1": ["value_bigger_than_max"], "2": ["value_smaller_than_min"],
+        "3": ["return_type_mismatch", "value_not_in_list"],
         "4": ["unknown_input", "return_type_mismatch", "required_input_missing"], "5": ["invalid_input_type"],
         "6": ["return_type_mismatch"], "7": ["bad_linked_input"], "8": ["return_type_mismatch"]}
 

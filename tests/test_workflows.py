@@ -241,7 +241,8 @@ def test_hand_built_graph_with_every_node_at_its_defaults_makes_a_video(node_cla
     }
     prompt = {node: {"class_type": cls, "inputs": {**widget_defaults(node_classes[cls], set(wired)), **wired}}
               for node, (cls, wired) in links.items()}
-    prompt["image"]["inputs"]["image"], prompt["audio"]["inputs"]["audio"] = "playmate_portrait.jpg", "playmate_speech.flac"
+    prompt["image"]["inputs"]["image"] = "playmate_portrait.jpg"
+    prompt["audio"]["inputs"]["audio"] = "playmate_speech.flac"
     assert prompt["model"]["inputs"]["model_name"] == "motion_generator_hubert_chinese.pt"
     assert (prompt["motion"]["inputs"]["steps"], prompt["motion"]["inputs"]["audio_cfg"]) == (0, -1.0)
     before = set(comfy_folders["output"].rglob("*.mp4"))
@@ -251,6 +252,7 @@ def test_hand_built_graph_with_every_node_at_its_defaults_makes_a_video(node_cla
     assert len(written) == 1
     check_video(written[0], SPEECH_SECONDS)
     features = result.outputs["features"][0][0]
-    assert features.encoder == "joyvasa-hubert" and features.source == "motion_generator_hubert_chinese.pt's embedded HuBERT"
+    assert features.encoder == "joyvasa-hubert" and features.source == ("motion_generator_hubert_chinese.pt's "
+                                                                        "embedded HuBERT")
     assert "'motion_generator_hubert_chinese.pt' (joyvasa): 50 steps (the model's own), audio_cfg 4 (the model's own)" \
         in caplog.text

@@ -43,7 +43,8 @@ def synthetic_clip(frames: int, label: str | None, g: torch.Generator, offset: f
     audio[:, 1] = expression + 0.05 * torch.randn(frames, generator=g)
     motion = torch.zeros(frames, 70)
     motion[:, MOUTH_OPEN_INDEX] = 0.02 * energy
-    motion[:, EMOTION_INDEX] = UNIT * (offset + expression + EMOTION_SHIFT[label] + 0.3 * torch.randn(frames, generator=g))
+    noise = 0.3 * torch.randn(frames, generator=g)
+    motion[:, EMOTION_INDEX] = UNIT * (offset + expression + EMOTION_SHIFT[label] + noise)
     motion[:, 63] = 1.5
     motion[:, YAW] = 8.0 * torch.sin(2 * math.pi * 0.2 * t + 2 * math.pi * torch.rand(1, generator=g))
     return motion, audio, energy
@@ -54,7 +55,8 @@ def write_synthetic_set(root, *, identities: int, labels: tuple, clips_per_label
     """identities x labels x clips_per_label clips of `frames` frames at 25 fps (each identity with a standard
     normal offset of the emotion coordinate); returns the root."""
     g = torch.Generator().manual_seed(seed)
-    writer = DatasetWriter(str(root), fps=25.0, audio_encoder=encoder, audio_dim=AUDIO_DIM, motion_extractor="synthetic")
+    writer = DatasetWriter(str(root), fps=25.0, audio_encoder=encoder, audio_dim=AUDIO_DIM,
+                           motion_extractor="synthetic")
     for person in range(identities):
         offset = float(torch.randn(1, generator=g))
         for label in labels:

@@ -1,4 +1,5 @@
-"""Small training-video folders made with PyAV from the test media in tests/fixtures (for the data-preparation tests)."""
+"""Small training-video folders made with PyAV from the test media in tests/fixtures
+(for the data-preparation tests)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ def write_video(path: Path, frames: list[np.ndarray], times: list[float] | None 
             samples = audio["waveform"][0, :1].numpy()
             if audio_seconds is not None:
                 samples = samples[:, :round(audio_seconds * audio["sample_rate"])]
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp",
+                                               layout="mono")
             frame.sample_rate, frame.pts = audio["sample_rate"], 0
             out.mux(sound.encode(frame))
             out.mux(sound.encode(None))
@@ -58,7 +60,8 @@ def build_video_folder(root: Path, size: int = 256) -> dict[str, str]:
     write_video(root / "anna" / "talk.mp4", faces, audio=speech)
     write_video(root / "ben" / "happy" / "talk.mp4", faces[::-1][:55], audio=speech)  # 2.2 s
     write_video(root / "silent.mp4", faces, audio=None)
-    gradient = [np.broadcast_to(np.linspace(0, 255, size, dtype=np.uint8)[None, :, None] // (1 + k % 3), (size, size, 3)).copy()
+    gradient = [np.broadcast_to(np.linspace(0, 255, size, dtype=np.uint8)[None, :, None] // (1 + k % 3),
+                                (size, size, 3)).copy()
                 for k in range(50)]
     write_video(root / "noface.mp4", gradient, audio=speech)
     write_video(root / "short.mp4", faces[:20], audio=speech)

@@ -62,7 +62,8 @@ def is_link(value) -> bool:
 def types_match(received, expected) -> bool:
     """The host's validate_node_input (non-strict), with '*' as a wildcard."""
     if isinstance(received, (list, tuple)) or isinstance(expected, (list, tuple)):
-        return isinstance(received, (list, tuple)) and isinstance(expected, (list, tuple)) and list(received) == list(expected)
+        sequences = isinstance(received, (list, tuple)) and isinstance(expected, (list, tuple))
+        return sequences and list(received) == list(expected)
     if received == expected or "*" in (received, expected):
         return True
     return bool({t.strip() for t in received.split(",")} & {t.strip() for t in expected.split(",")})
@@ -124,7 +125,9 @@ class Runner:
         if node_id in validated:
             return validated[node_id][0]
         if node_id in path:
-            validated[node_id] = (False, [_error("dependency_cycle", "Dependency cycle detected", " -> ".join(path + (node_id,)))])
+            validated[node_id] = (False,
+                                  [_error("dependency_cycle", "Dependency cycle detected",
+                                          " -> ".join(path + (node_id,)))])
             return False
         node = prompt[node_id]
         cls = self.classes[node["class_type"]]
@@ -160,7 +163,8 @@ class Runner:
                 try:
                     value = inputs[name] = PRIMITIVE_CONVERSIONS[input_type](value)
                 except (TypeError, ValueError) as exc:
-                    errors.append(_error("invalid_input_type", f"Failed to convert an input value to a {input_type} value",
+                    errors.append(_error("invalid_input_type", "Failed to convert an input value to a "
+                                                               f"{input_type} value",
                                          f"{name}, {value}, {exc}", input_name=name, received_value=value))
                     continue
             if name in custom_names or takes_kwargs:
@@ -172,10 +176,12 @@ class Runner:
                 errors.append(_error("value_bigger_than_max", f"Value {value} bigger than max of {options['max']}",
                                      name, input_name=name, received_value=value))
             elif isinstance(input_type, (list, tuple)) and value not in input_type:
-                errors.append(_error("value_not_in_list", "Value not in list", f"{name}: '{value}' not in {list(input_type)}",
+                errors.append(_error("value_not_in_list", "Value not in list",
+                                     f"{name}: '{value}' not in {list(input_type)}",
                                      input_name=name, received_value=value))
         if custom is not None and not errors and ok:
-            constants = {k: v for k, v in inputs.items() if not isinstance(v, list) and (k in custom_names or takes_kwargs)}
+            constants = {k: v for k, v in inputs.items()
+                         if not isinstance(v, list) and (k in custom_names or takes_kwargs)}
             verdict = custom(**constants)
             if verdict is not True:
                 errors.append(_error("custom_validation_failed", "Custom validation failed for node",

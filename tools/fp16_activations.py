@@ -119,7 +119,8 @@ def main() -> None:
         "W": (renderer.warping, lambda: warped.update(renderer.warping(f_s, kp_source=x_s, kp_driving=x_d))),
         "G": (renderer.decoder, lambda: renderer.decoder(warped["out"])),
     }
-    header = f"{'layer boundary':58s} {'shape':22s} {'max|x|':>10s} {'headroom':>9s} {'ulp@max':>9s} {'<normal':>8s} {'->0':>7s}"
+    header = (f"{'layer boundary':58s} {'shape':22s} {'max|x|':>10s} "
+              f"{'headroom':>9s} {'ulp@max':>9s} {'<normal':>8s} {'->0':>7s}")
     summary = []
     for label, (network, run) in networks.items():
         rows = record(network, label, run)

@@ -28,7 +28,8 @@ PANEL = 256
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photo", default=os.path.join(ROOT, "tests", "fixtures", "media", "portraits", "astronaut_512x512.png"))
+    parser.add_argument("--photo",
+                        default=os.path.join(ROOT, "tests", "fixtures", "media", "portraits", "astronaut_512x512.png"))
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "images", "crop_preview.png"))
     args = parser.parse_args()
 

@@ -52,7 +52,8 @@ def draw(plain: np.ndarray, applied: np.ndarray, fps: float, note: str) -> Image
     height = TOP + len(CURVES) * (PANEL_H + 24) + 8
     image = Image.new("RGB", (WIDTH, height), (255, 255, 255))
     pen, font = ImageDraw.Draw(image), ImageFont.load_default()
-    pen.text((LEFT, 8), f"grey: without emotion; red: with the reference (schedule {SCHEDULE.replace(chr(10), ' / ')}). {note}",
+    pen.text((LEFT, 8), "grey: without emotion; red: with the reference "
+                        f"(schedule {SCHEDULE.replace(chr(10), ' / ')}). {note}",
              fill=(20, 20, 20), font=font)
     seconds = (plain.shape[0] - 1) / fps
     for k, (title, index) in enumerate(CURVES):

@@ -70,7 +70,8 @@ def main() -> None:
         rendered = (frames[i].numpy() * 255).round().astype(np.uint8)
         sheet.paste(Image.fromarray(rendered).resize((TILE, TILE), Image.LANCZOS), (i * TILE, TILE + 40))
         draw.text((i * TILE + 6, 4), f"driving frame {pick} ({pick / 25:.2f} s)", fill=(20, 20, 20))
-        draw.text((i * TILE + 6, TILE + 24), f"rendered, pasted back (roll {float(estimate.pose.values[pick, 2]):+.1f})",
+        draw.text((i * TILE + 6, TILE + 24), "rendered, pasted back (roll "
+                                             f"{float(estimate.pose.values[pick, 2]):+.1f})",
                   fill=(20, 20, 20))
     sheet.paste(Image.fromarray((curves[0].numpy() * 255).round().astype(np.uint8)), (0, 2 * TILE + 40))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

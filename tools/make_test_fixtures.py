@@ -60,7 +60,8 @@ SPEECH_CUT_SAMPLES = 44400  # 2.014 s of the 22.05 kHz clip: a length that is no
 
 
 def write_safetensors(tensors: dict, path: Path, metadata: dict) -> None:
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={k: json.dumps(v) for k, v in metadata.items()})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path),
+              metadata={k: json.dumps(v) for k, v in metadata.items()})
     print(f"{path.relative_to(OUT)}: {path.stat().st_size / 1e6:.2f} MB, {len(tensors)} tensors")
 
 
@@ -76,14 +77,16 @@ def reduce_liveportrait(shared: Path) -> None:
     reduced = {k: strided(v, *LIVEPORTRAIT_SAMPLES[k]) if k in LIVEPORTRAIT_SAMPLES else v
                for k, v in golden.items() if k not in LIVEPORTRAIT_DERIVED}
     samples = {k: [stride, list(dims)] for k, (stride, dims) in LIVEPORTRAIT_SAMPLES.items()}
-    write_safetensors(reduced, OUT / "liveportrait/golden.safetensors", {"samples": samples, "derived": list(LIVEPORTRAIT_DERIVED)})
+    write_safetensors(reduced, OUT / "liveportrait/golden.safetensors",
+                      {"samples": samples, "derived": list(LIVEPORTRAIT_DERIVED)})
     manifest = json.loads((shared / "fixtures/liveportrait/manifest.json").read_text())
     keep = ("class", "params", "namespace", "role", "entries")
     files = {}
     for name, spec in manifest["files"].items():
         files[name] = {k: v for k, v in spec.items() if k in keep}
         if "subnetworks" in spec:
-            files[name]["subnetworks"] = {o: {k: v for k, v in d.items() if k in keep} for o, d in spec["subnetworks"].items()}
+            files[name]["subnetworks"] = {o: {k: v for k, v in d.items() if k in keep}
+                                          for o, d in spec["subnetworks"].items()}
     slim = {"official_repo": manifest["official_repo"], "official_commit": manifest["official_commit"], "files": files}
     (OUT / "liveportrait/manifest.json").write_text(json.dumps(slim, separators=(",", ":")) + "\n")
 
@@ -147,7 +150,8 @@ def reduce_media(shared: Path) -> None:
     stereo, stereo_rate = decode_pcm(audio / "en_10s_44k1_stereo.wav")
     encode_audio(stereo[:, :SPEECH_CUT_SAMPLES * 2], stereo_rate, OUT / "media/audio/en_2s_44k1_stereo.flac", "flac")
     narrow, narrow_rate = decode_pcm(audio / "en_10s_8k_mono.wav")
-    encode_audio(narrow[:, : SPEECH_CUT_SAMPLES * 8000 // 22050], narrow_rate, OUT / "media/audio/en_2s_8k_mono.flac", "flac")
+    encode_audio(narrow[:, : SPEECH_CUT_SAMPLES * 8000 // 22050], narrow_rate, OUT / "media/audio/en_2s_8k_mono.flac",
+                 "flac")
     silence, silence_rate = decode_pcm(audio / "silence_3s_16k_mono.wav")
     encode_audio(silence, silence_rate, OUT / "media/audio/silence_3s_16k_mono.flac", "flac")
 

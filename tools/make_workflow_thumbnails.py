@@ -90,23 +90,26 @@ def card(name: str, inputs: Path, render: Image.Image | None) -> Image.Image:
     else:
         top = TITLE
         if name == "pose_from_video":
-            canvas.paste(fit(first_video_frame(inputs / "playmate_driving.mp4"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            canvas.paste(fit(first_video_frame(inputs / "playmate_driving.mp4"), (right[0], right[1] * 2 // 3)),
+                         (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "driving video", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion_from_reference":
-            canvas.paste(fit(Image.open(inputs / "playmate_portrait_2.jpg"), (right[0], right[1] * 2 // 3)), (x0, TITLE))
+            canvas.paste(fit(Image.open(inputs / "playmate_portrait_2.jpg"), (right[0], right[1] * 2 // 3)),
+                         (x0, TITLE))
             draw.text((x0 + 8, TITLE + 6), "reference expression (ref1)", fill=INK)
             top = TITLE + right[1] * 2 // 3
         elif name == "emotion":
-            draw.multiline_text((x0 + 12, TITLE + 20), "label: happy\nschedule:\n  0.0 1.0 neutral\n  (the rest: happy)\n"
-                                "emotion_scale: 1.5", fill=INK, spacing=6)
+            draw.multiline_text((x0 + 12, TITLE + 20), "label: happy\nschedule:\n  0.0 1.0 "
+                                "neutral\n  (the rest: happy)\nemotion_scale: 1.5", fill=INK, spacing=6)
             top = TITLE + right[1] // 2
         elif name == "animal":
-            draw.multiline_text((x0 + 12, TITLE + 20), "crop_mode: whole image\n(or a box / mask)\nLivePortrait: animal/ set\n"
-                                "+ human stitching", fill=INK, spacing=6)
+            draw.multiline_text((x0 + 12, TITLE + 20), "crop_mode: whole image\n(or a box / "
+                                "mask)\nLivePortrait: animal/ set\n+ human stitching", fill=INK, spacing=6)
             top = TITLE + right[1] // 2
         elif name == "long_audio":
-            draw.multiline_text((x0 + 12, TITLE + 20), "minutes of speech\n-> Render Video\n-> H.264 + AAC, chunk by chunk",
+            draw.multiline_text((x0 + 12, TITLE + 20), "minutes of speech\n-> Render "
+                                                       "Video\n-> H.264 + AAC, chunk by chunk",
                                 fill=INK, spacing=6)
             top = TITLE + right[1] // 2
     speech = "playmate_long_speech.flac" if name == "long_audio" else "playmate_speech.flac"
@@ -134,7 +137,8 @@ def render_frame(name: str, models: Path, inputs: Path) -> Image.Image:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=Path, help="a ComfyUI models folder with trained weights (adds a render panel)")
+    parser.add_argument("--models", type=Path, help="a ComfyUI models folder with trained "
+                                                    "weights (adds a render panel)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         inputs = write_input_media(Path(tmp) / "input", 1.0, 3.0)

@@ -58,7 +58,8 @@ def new_graph(classes) -> WorkflowGraph:
                          {"cnr_id": "comfy-core", "ver": "0.3.64"})
 
 
-def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None, audio_file: str = "playmate_speech.flac",
+def talking_head(g: WorkflowGraph, family: dict, images: list[str] | None = None,
+                 audio_file: str = "playmate_speech.flac",
                  seed_control: str = "fixed") -> dict:
     """The shared chain: photo(s) + speech -> portrait, keypoints, features, motion. Returns the nodes by role."""
     n = {}
@@ -111,7 +112,8 @@ def link_render_inputs(g: WorkflowGraph, n: dict, render) -> None:
 def note_with_models(g: WorkflowGraph, pos, text: str, family: dict, height: int) -> None:
     """A note: what the workflow does and what to set, then the models it needs."""
     key = "joyvasa" if family is JOYVASA else "playmate"
-    name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control", PLAYMATE_FILES)
+    name, files = ("JoyVASA", JOYVASA_FILES) if family is JOYVASA else ("Playmate, with emotion control",
+                                                                        PLAYMATE_FILES)
     downloads = DOWNLOADS[key].format(encoder=family["encoder"])
     g.note(pos, text + "\n\n" + MODELS_NOTE.format(family=name, downloads=downloads, motion=files))
 
@@ -131,7 +133,8 @@ def frames_to_video(g: WorkflowGraph, n: dict, prefix: str) -> None:
 
 def standard_groups(g: WorkflowGraph, n: dict, extra_motion: list | None = None, extra_inputs: list | None = None,
                     inputs_title: str = "1. Photo and speech") -> None:
-    g.group(inputs_title, n["loads"] + [n["audio"]] + (extra_inputs or []) + [n[k] for k in ("batch", "rebatch") if k in n])
+    g.group(inputs_title,
+            n["loads"] + [n["audio"]] + (extra_inputs or []) + [n[k] for k in ("batch", "rebatch") if k in n])
     g.group("2. Portrait and audio", [n["portrait"], n["source"]] + [n[k] for k in ("encoder",) if k in n]
             + [n["features"], n["renderer"]])
     g.group("3. Motion", [n["model"], n["sampler"]] + (extra_motion or []))
@@ -145,9 +148,10 @@ def talking_portrait(classes):
     n = talking_head(g, JOYVASA)
     frames_to_video(g, n, "Playmate/talking_portrait")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Talking portrait\nQueue: the example photo speaks the example clip. Pick your own in **Load Image** "
-                     "(one face) and **Load Audio**. The video (25 fps, with the speech) lands in "
-                     "`ComfyUI/output/Playmate/`. Another **seed** = another take of the head motion.", JOYVASA, 420)
+    note_with_models(g, (n["x"], 560), "## Talking portrait\nQueue: the example photo speaks the "
+                     "example clip. Pick your own in **Load Image** (one face) and **Load Audio**. "
+                     "The video (25 fps, with the speech) lands in `ComfyUI/output/Playmate/`. "
+                     "Another **seed** = another take of the head motion.", JOYVASA, 420)
     return g
 
 
@@ -160,28 +164,31 @@ def emotion(classes):
     g.link(emo, 0, n["sampler"], "emotion")
     frames_to_video(g, n, "Playmate/emotion")
     standard_groups(g, n, [emo])
-    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label, optionally blended with a second one. "
-                     "**schedule**: other labels for time ranges in seconds, one per line (`2.5 4 sad`). "
-                     "**emotion_scale**: higher = stronger expression, looser lip sync.", PLAYMATE, 460)
+    note_with_models(g, (n["x"], 560), "## Emotion\nThe face speaks with the **Emotion** node's label, optionally "
+                     "blended with a second one. **schedule**: other labels for time ranges in seconds, one per line "
+                     "(`2.5 4 sad`). **emotion_scale**: higher = stronger expression, looser lip sync.", PLAYMATE, 460)
     return g
 
 
 def emotion_from_reference(classes):
     g = new_graph(classes)
     n = talking_head(g, JOYVASA)
-    reference = g.node("LoadImage", (n["x"] - 380, 760), title="Load Image (reference expression)", image="playmate_portrait_2.jpg")
+    reference = g.node("LoadImage", (n["x"] - 380, 760), title="Load Image (reference expression)",
+                       image="playmate_portrait_2.jpg")
     emo = g.node("PlaymateEmotion", (n["x"] - 380, 1140), label="neutral", emotion_scale=1.0, lip_weight=0.0,
-                 schedule="# start_s end_s ref1 / ref2 / neutral; outside the ranges: ref1. Example:\n# 0.0 0.5 neutral")
+                 schedule="# start_s end_s ref1 / ref2 / neutral; outside "
+                          "the ranges: ref1. Example:\n# 0.0 0.5 neutral")
     g.link(n["renderer"], 0, emo, "renderer")
     g.link(reference, 0, emo, "reference")
     g.link(emo, 0, n["sampler"], "emotion")
     frames_to_video(g, n, "Playmate/emotion_from_reference")
     standard_groups(g, n, [reference, emo])
-    note_with_models(g, (n["x"], 560), "## Emotion from a reference photo\nNo training: the face takes the expression of "
-                     "the photo in **Load Image (reference expression)** (a smile, a frown, surprise; the same person "
-                     "transfers best), and the lips keep following the speech (**lip_weight** 0).\n\n**emotion_scale** "
-                     "is the strength: 1 = the reference's expression, 0 = none. A batch of references is ref1, ref2, ... "
-                     "for the **schedule** (`2 4 ref2`, `4-6: ref1+neutral@0.5`); ranges switch with short ramps.",
+    note_with_models(g, (n["x"], 560), "## Emotion from a reference photo\nNo training: the face takes "
+                     "the expression of the photo in **Load Image (reference expression)** (a smile, a "
+                     "frown, surprise; the same person transfers best), and the lips keep following the "
+                     "speech (**lip_weight** 0).\n\n**emotion_scale** is the strength: 1 = the "
+                     "reference's expression, 0 = none. A batch of references is ref1, ref2, ... for the "
+                     "**schedule** (`2 4 ref2`, `4-6: ref1+neutral@0.5`); ranges switch with short ramps.",
                      JOYVASA, 480)
     return g
 
@@ -199,9 +206,10 @@ def pose_from_video(classes):
     g.link(pose, 2, report, "source")
     frames_to_video(g, n, "Playmate/pose_from_video")
     standard_groups(g, n, [pose, report], [video], "1. Photo, speech and driving video")
-    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face in **Load Video** (its first frame is the "
-                     "rest pose); lips and expression follow the speech. **length_policy**: a shorter video loops, "
-                     "ping_pongs, holds its last pose (hold_last) or is trimmed. **Pose report** shows the faces found per frame; "
+    note_with_models(g, (n["x"], 560), "## Head pose from a driving video\nThe head follows the face "
+                     "in **Load Video** (its first frame is the rest pose); lips and expression follow "
+                     "the speech. **length_policy**: a shorter video loops, ping_pongs, holds its last "
+                     "pose (hold_last) or is trimmed. **Pose report** shows the faces found per frame; "
                      "fps / images_fps only matter without audio features / for an IMAGE input.", JOYVASA, 460)
     return g
 
@@ -213,10 +221,10 @@ def long_audio(classes):
     link_render_inputs(g, n, render)
     n["render"] = render
     standard_groups(g, n)
-    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** streams the MP4 (H.264 + AAC) to `ComfyUI/output/Playmate/` "
-                     "chunk by chunk, so memory stays flat however long the speech; the audio is encoded in JoyVASA's 4 s windows "
-                     "and the sampler runs in windows. Lower **batch_size** if memory "
-                     "runs out; **crf** 18 = visually lossless.", JOYVASA, 460)
+    note_with_models(g, (n["x"] + 380, 20), "## Long speech (minutes)\n**Render Video** streams the MP4 (H.264 "
+                     "+ AAC) to `ComfyUI/output/Playmate/` chunk by chunk, so memory stays flat however long "
+                     "the speech; the audio is encoded in JoyVASA's 4 s windows and the sampler runs in "
+                     "windows. Lower **batch_size** if memory runs out; **crf** 18 = visually lossless.", JOYVASA, 460)
     return g
 
 
@@ -225,9 +233,10 @@ def batch(classes):
     n = talking_head(g, JOYVASA, images=["playmate_portrait.jpg", "playmate_portrait_2.jpg"], seed_control="increment")
     frames_to_video(g, n, "Playmate/batch")
     standard_groups(g, n)
-    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** + **Rebatch Images** make a list: every node after "
-                     "them runs once per photo, so **Save Video** writes one video per portrait. Chain more Image Batch "
-                     "nodes for more photos; for many speech clips, queue `workflows/api/batch.json` from a script.", JOYVASA, 520)
+    note_with_models(g, (n["x"], 560), "## Several portraits in one job\n**Image Batch** + **Rebatch "
+                     "Images** make a list: every node after them runs once per photo, so **Save "
+                     "Video** writes one video per portrait. Chain more Image Batch nodes for more "
+                     "photos; for many speech clips, queue `workflows/api/batch.json` from a script.", JOYVASA, 520)
     return g
 
 
@@ -267,7 +276,8 @@ WORKFLOWS = {"talking_portrait": talking_portrait, "emotion": emotion, "emotion_
 # The templates browser (frontend 1.27) titles a custom node's template with its file name and describes it with
 # that name, '_' and '-' read as spaces; the number gives the order (simplest first). A workflow without a title
 # here keeps its key as file name. The API twin is always workflows/api/<key>.json.
-TEMPLATE_TITLES = {"talking_portrait": "1. Talking portrait", "emotion_from_reference": "2. Emotion from a reference photo",
+TEMPLATE_TITLES = {"talking_portrait": "1. Talking portrait",
+                   "emotion_from_reference": "2. Emotion from a reference photo",
                    "pose_from_video": "3. Head pose from a video", "long_audio": "4. Long speech",
                    "batch": "5. Several portraits", "animal": "6. Animal portrait",
                    "emotion": "7. Emotion (trained Playmate models)"}

@@ -90,7 +90,8 @@ class WorkflowGraph:
             if node.type == "MarkdownNote":
                 node.width, node.height = boxes[node.id].width, boxes[node.id].height
         groups = [{"id": i + 1, "title": g["title"], "bounding": [r[0], r[1], r[2] - r[0], r[3] - r[1]],
-                   "color": g["color"], "font_size": 24, "flags": {}} for i, (g, r) in enumerate(zip(self.groups, rects))]
+                   "color": g["color"], "font_size": 24, "flags": {}}
+                  for i, (g, r) in enumerate(zip(self.groups, rects))]
         return {k: (round(b.x), round(b.y)) for k, b in boxes.items()}, groups
 
     # ------------------------------------------------------------------ outputs
@@ -136,7 +137,8 @@ class WorkflowGraph:
         order = {node_id: i for i, node_id in enumerate(_execution_order(api))}
         positions, groups = self._layout()
         for node in self.nodes:
-            entry = {"id": node.id, "type": node.type, "pos": list(positions[node.id]), "size": [node.width, self._height(node)],
+            entry = {"id": node.id, "type": node.type, "pos": list(positions[node.id]),
+                     "size": [node.width, self._height(node)],
                      "flags": {}, "order": order.get(str(node.id), len(order)), "mode": 0}
             if node.type == "MarkdownNote":
                 entry.update(inputs=[], outputs=[], properties={}, widgets_values=[node.widgets["text"]],
@@ -217,7 +219,8 @@ def _fitted_view(nodes: list[dict], groups: list[dict]) -> dict:
 
 def _extra_values(cls, name: str, extra: int, control: str) -> list:
     """The UI-only widget values after a widget: its value control, then its upload button(s)."""
-    options = dict(cls.INPUT_TYPES()["required"].get(name, cls.INPUT_TYPES().get("optional", {}).get(name, ((), {})))[1])
+    options = dict(cls.INPUT_TYPES()["required"].get(name,
+                                                     cls.INPUT_TYPES().get("optional", {}).get(name, ((), {})))[1])
     values = [control] if options.get("control_after_generate") else []
     if options.get("image_upload") or options.get("video_upload"):
         values.append("image")

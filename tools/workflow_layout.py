@@ -242,7 +242,8 @@ def _search(arrangements: list[list], min_widths: list[float], boxes: dict[int, 
 
 def _keep_out(boxes: list[Box]) -> list[tuple]:
     """Rectangles notes must not touch: below output previews that may grow."""
-    return [(b.x, b.y + b.height, b.x + b.width, b.y + b.height + b.width * OUTPUT_GROWTH) for b in boxes if b.grows_below]
+    return [(b.x, b.y + b.height, b.x + b.width, b.y + b.height + b.width * OUTPUT_GROWTH)
+            for b in boxes if b.grows_below]
 
 
 def _place_notes(notes: list[Box], occupied: list[tuple]) -> None:

@@ -42,7 +42,8 @@ _POS_CONV = "encoder.pos_conv_embed.conv."
 _WEIGHT_NORM_G = ("parametrizations.weight.original0", "weight_g")
 _WEIGHT_NORM_V = ("parametrizations.weight.original1", "weight_v")
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 SINGLE_FILE_EXTENSIONS = (".safetensors", ".sft", ".bin", ".pt", ".pth")
 
 
@@ -150,7 +151,8 @@ def to_torchaudio_names(hf: Mapping[str, torch.Tensor]) -> tuple[dict, dict]:
 
 def _put(out: dict, origin: dict, name: str, value: torch.Tensor, key: str) -> None:
     if name in out:
-        raise EncoderWeightsError(f"both {origin[name]!r} and {key!r} give the tensor {name!r} (two weight-norm spellings?)")
+        raise EncoderWeightsError(f"both {origin[name]!r} and {key!r} give the "
+                                  f"tensor {name!r} (two weight-norm spellings?)")
     out[name] = value
     origin[name] = key
 

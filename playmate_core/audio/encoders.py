@@ -51,7 +51,9 @@ class AudioEncoder(ParameterPlacement, nn.Module):
         self.name = name or f"{config.family}-{config.size_name}"
         self.dim = config.hidden_size
         self.num_layers = config.num_layers
-        self.normalize_input = DEFAULT_NORMALIZE_INPUT[config.family] if normalize_input is None else bool(normalize_input)
+        if normalize_input is None:
+            normalize_input = DEFAULT_NORMALIZE_INPUT[config.family]
+        self.normalize_input = bool(normalize_input)
         self.model = torchaudio.models.wav2vec2_model(**config.torchaudio_kwargs())
         encoder = self.model.encoder
         if not config.feat_proj_layer_norm:

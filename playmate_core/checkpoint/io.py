@@ -88,8 +88,10 @@ def read_pickled_checkpoint(path: str, allowed_globals: Iterable[Any] = (), what
         ) from err
 
 
-def read_state_dict(path: str, what: str = "checkpoint", way_on: str = UNSAFE_PICKLE_WAY_ON) -> tuple[dict[str, Any], dict[str, str]]:
-    """(state dict or nested dict, metadata) of a .safetensors / .pth / .pt / .bin file (what, way_on: for a refusal)."""
+def read_state_dict(path: str, what: str = "checkpoint",
+                    way_on: str = UNSAFE_PICKLE_WAY_ON) -> tuple[dict[str, Any], dict[str, str]]:
+    """(state dict or nested dict, metadata) of a .safetensors / .pth / .pt / .bin file
+    (what, way_on: for a refusal)."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: file not found")
     if path.endswith((".safetensors", ".sft")):

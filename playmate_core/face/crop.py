@@ -53,7 +53,8 @@ def crop_matrix(landmarks: torch.Tensor, layout: LandmarkLayout, config: CropCon
 
     extent = points[:, list(layout.crop_points)]
     origin = extent.mean(1, keepdim=True)
-    local = torch.stack([((extent - origin) * across[:, None]).sum(-1), ((extent - origin) * down[:, None]).sum(-1)], -1)
+    local = torch.stack([((extent - origin) * across[:, None]).sum(-1), ((extent - origin) * down[:, None]).sum(-1)],
+                        -1)
     low, high = local.min(1).values, local.max(1).values
     middle = (low + high) / 2
     side = (high - low).max(dim=-1).values * config.scale

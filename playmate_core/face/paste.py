@@ -99,5 +99,6 @@ def paste(rendered: torch.Tensor, image: torch.Tensor, crop_to_image: torch.Tens
         to_region, (x0, y0, x1, y1) = placement
         warped = warp(rendered, to_region.expand(rendered.shape[0], 3, 3), y1 - y0, x1 - x0)
         soft = mask[y0:y1, x0:x1][None, :, :, None]
-        frames[:, y0:y1, x0:x1, :] = torch.lerp(frames[:, y0:y1, x0:x1, :], warped.permute(0, 2, 3, 1).clamp(0, 1), soft)
+        frames[:, y0:y1, x0:x1, :] = torch.lerp(frames[:, y0:y1, x0:x1, :], warped.permute(0, 2, 3, 1).clamp(0, 1),
+                                                soft)
     return frames, mask

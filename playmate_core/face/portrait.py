@@ -79,7 +79,8 @@ def as_rgb_images(images: torch.Tensor, name: str = "image") -> torch.Tensor:
     elif channels == 1:
         images = images.expand(-1, -1, -1, 3)
     elif channels != 3:
-        raise ValueError(f"{name} must have 1 (gray), 3 (RGB) or 4 (RGBA) channels last, got shape {tuple(images.shape)}")
+        raise ValueError(f"{name} must have 1 (gray), 3 (RGB) or 4 (RGBA) "
+                         f"channels last, got shape {tuple(images.shape)}")
     if images.dtype == torch.uint8:
         images = images.float() / 255
     elif not images.is_floating_point():
@@ -183,7 +184,8 @@ def load_region_portraits(images: torch.Tensor, crop_mode: str, box: Region | No
     elif crop_mode == "box":
         if mask is not None:
             masks = masks_for(mask, batch, height, width)
-            regions = [check_box(box_from_mask(m, b), height, width, "the mask's bounding box") for b, m in enumerate(masks)]
+            regions = [check_box(box_from_mask(m, b), height, width, "the mask's bounding box")
+                       for b, m in enumerate(masks)]
         elif box is None:
             raise ValueError("crop_mode 'box' needs a box (box_x0, box_y0, box_x1, box_y1 in pixels) or a mask")
         else:

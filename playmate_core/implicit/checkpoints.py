@@ -32,9 +32,9 @@ from ..checkpoint.io import CheckpointError, cast_floating, read_state_dict, wri
 from . import config_inference as infer
 from .config import RendererConfig
 
-LIVEPORTRAIT_WAY_ON = ("Use the .safetensors files (Kijai's conversion, which the pack downloads), or the official .pth "
-                       "set from a source you trust (plain tensors), converted once with python -m playmate_core "
-                       "convert-liveportrait")
+LIVEPORTRAIT_WAY_ON = ("Use the .safetensors files (Kijai's conversion, which the pack "
+                       "downloads), or the official .pth set from a source you trust (plain "
+                       "tensors), converted once with python -m playmate_core convert-liveportrait")
 NETWORKS = (
     "appearance_feature_extractor",
     "motion_extractor",

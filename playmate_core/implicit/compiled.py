@@ -51,7 +51,8 @@ def compile_unavailable_reason(device: torch.device) -> str | None:
         return f"torch {torch.__version__} has no torch.compile (it needs torch >= 2.0)"
     if device.type == "cpu":
         if not (os.environ.get("CXX") or any(shutil.which(c) for c in CPU_COMPILERS)):
-            return "no C++ compiler was found (inductor needs g++ or clang++ on CPU: install build-essential, or set CXX)"
+            return ("no C++ compiler was found (inductor needs g++ or "
+                    "clang++ on CPU: install build-essential, or set CXX)")
         return None
     if device.type == "cuda":
         try:

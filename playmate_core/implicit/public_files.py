@@ -20,7 +20,8 @@ KIJAI_SIZES = {
     "stitching_retargeting_module": 911836,
 }
 LIVEPORTRAIT_FILES = {
-    name: RemoteFile(f"{name}.safetensors", f"{KIJAI_REPO}/{name}.safetensors", size) for name, size in KIJAI_SIZES.items()
+    name: RemoteFile(f"{name}.safetensors", f"{KIJAI_REPO}/{name}.safetensors", size)
+    for name, size in KIJAI_SIZES.items()
 }
 ANIMAL_FILES = {
     name: RemoteFile(f"{name}.safetensors", f"{KIJAI_REPO}/{ANIMAL_FOLDER}/{name}.safetensors", size)

@@ -129,7 +129,8 @@ class LivePortraitRenderer:
         """[B, 21, 3], [c_s lip, c_d] [B, 2] -> keypoint offsets [B, 21, 3]."""
         return self.stitching.lip_delta(kp_source.float().to(self.device), lip_ratio.float().to(self.device))
 
-    def _warp(self, appearance: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _warp(self, appearance: torch.Tensor, kp_source: torch.Tensor,
+              kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.warping(
             appearance.to(self.device),
             kp_source=kp_source.to(self.device, torch.float32),
@@ -137,7 +138,8 @@ class LivePortraitRenderer:
         )
 
     @torch.inference_mode()
-    def warp(self, appearance: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
+    def warp(self, appearance: torch.Tensor, kp_source: torch.Tensor,
+             kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
         """W on (x_s -> x_d): 'out' [B, 256, 64, 64], 'occlusion_map', 'deformation', 'mask' (float32)."""
         return {k: v.float() for k, v in self._warp(appearance, kp_source, kp_driving).items()}
 

@@ -105,9 +105,9 @@ def attach_emotion_controller(model: MotionModel, stage1_tensors: dict[str, torc
                               f"is a {model.family} model without one: choose its stage-1 file "
                               f"{metadata.get('stage1_name', '')!r} in model_name")
     if metadata.get("stage1_sha256") != stage1_sha256(stage1_tensors):
-        raise CheckpointError(f"{emotion_file} was trained on the stage-1 model {metadata.get('stage1_name')!r}, not on "
-                              f"{stage1_file} (their stage-1 weights differ): choose the stage-1 file it was trained "
-                              "with in model_name, or train stage 2 again on this one")
+        raise CheckpointError(f"{emotion_file} was trained on the stage-1 model {metadata.get('stage1_name')!r}, "
+                              f"not on {stage1_file} (their stage-1 weights differ): choose the stage-1 file it "
+                              "was trained with in model_name, or train stage 2 again on this one")
     holder = torch.nn.Module()
     holder.emotion_tokens = model.emotion_tokens
     holder.emotion_controller = model.emotion_controller

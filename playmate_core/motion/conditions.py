@@ -142,7 +142,8 @@ class PoseSequence:
     def __post_init__(self):
         v = self.values
         if v.ndim != 2 or v.shape[1] != 6 or v.shape[0] < 1:
-            raise ValueError(f"pose values must be [N, 6] (pitch, yaw, roll, tx, ty, tz) with N >= 1, got {tuple(v.shape)}")
+            raise ValueError("pose values must be [N, 6] (pitch, yaw, roll, "
+                             f"tx, ty, tz) with N >= 1, got {tuple(v.shape)}")
         if not torch.isfinite(v).all():
             raise ValueError("pose values must be finite")
         e = self.expression

@@ -1,4 +1,5 @@
-"""convert-joyvasa: JoyVASA's released .pt + motion_template.pkl -> our motion .safetensors (with its embedded HuBERT)."""
+"""convert-joyvasa: JoyVASA's released .pt + motion_template.pkl -> our motion .safetensors
+(with its embedded HuBERT)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .models.joyvasa import POSITIONAL_ENCODINGS
 def add_arguments(parser) -> None:
     parser.add_argument("checkpoint", help="path to motion_generator_hubert_chinese.pt")
     parser.add_argument("--template", default=None, help="motion_template.pkl (default: found next to the checkpoint)")
-    parser.add_argument("--out", default=None, help="output .safetensors (default: joyvasa_motion.safetensors beside the input)")
+    parser.add_argument("--out", default=None, help="output .safetensors (default: "
+                                                    "joyvasa_motion.safetensors beside the input)")
     parser.add_argument("--audio-out", default=None,
                         help="also write the embedded (fine-tuned) HuBERT alone as a safetensors audio encoder, e.g. "
                              "for feature extraction (the motion file keeps its own copy, which drives it)")

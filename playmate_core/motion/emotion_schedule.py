@@ -74,8 +74,8 @@ def spec_weights(label: str) -> tuple[torch.Tensor | None, tuple[tuple[int, floa
 
 def _check_label(label: str) -> None:
     if label not in USER_LABELS:
-        raise ValueError(f"unknown emotion label '{label}'; valid labels: {', '.join(USER_LABELS)} "
-                         "(a blend is written first+second@amount, e.g. happy+sad@0.3; reference photos are ref1, ref2, ...)")
+        raise ValueError(f"unknown emotion label '{label}'; valid labels: {', '.join(USER_LABELS)} (a blend is "
+                         "written first+second@amount, e.g. happy+sad@0.3; reference photos are ref1, ref2, ...)")
 
 
 def parse_schedule(text: str) -> tuple[EmotionRange, ...]:

@@ -46,13 +46,16 @@ def resolve_sampling(model: MotionModel, steps: int, audio_cfg: float) -> tuple[
     steps = model.default_steps if own_steps else int(steps)
     audio_cfg = model.default_audio_cfg if own_cfg else float(audio_cfg)
     own = " (the model's own)"
-    line = f"{model_label(model)}: {steps} steps{own if own_steps else ''}, audio_cfg {audio_cfg:g}{own if own_cfg else ''}"
+    line = (f"{model_label(model)}: {steps} steps{own if own_steps else ''}, "
+            f"audio_cfg {audio_cfg:g}{own if own_cfg else ''}")
     return steps, audio_cfg, line
 
 
 def model_label(model: MotionModel) -> str:
     """How messages name a motion model: its file and family, e.g. 'motion_generator_hubert_chinese.pt (joyvasa)'."""
-    return f"motion model '{model.file_name}' ({model.family})" if model.file_name else f"this {model.family} motion model"
+    if model.file_name:
+        return f"motion model '{model.file_name}' ({model.family})"
+    return f"this {model.family} motion model"
 
 
 def _encoder_mismatch(model: MotionModel, audio: AudioFeatures) -> str | None:
@@ -60,9 +63,9 @@ def _encoder_mismatch(model: MotionModel, audio: AudioFeatures) -> str | None:
     if model.audio_encoder == JOYVASA_FEATURES:
         if audio.encoder == model.audio_encoder:
             return None
-        return (f"{model_label(model)} is driven by the HuBERT embedded in its own checkpoint, but these audio features "
-                f"come from '{audio.origin}': connect Load Motion Model's audio_encoder output to Encode Audio's "
-                "encoder input (Load Audio Encoder is for Playmate models)")
+        return (f"{model_label(model)} is driven by the HuBERT embedded in its own checkpoint, but these "
+                f"audio features come from '{audio.origin}': connect Load Motion Model's audio_encoder "
+                "output to Encode Audio's encoder input (Load Audio Encoder is for Playmate models)")
     if audio.encoder == JOYVASA_FEATURES:
         return (f"the audio features come from '{audio.origin}', which drives JoyVASA only, but {model_label(model)} "
                 f"was trained on {model.audio_encoder or 'other'} features: connect Load Audio Encoder with the "
@@ -74,7 +77,8 @@ def _encoder_mismatch(model: MotionModel, audio: AudioFeatures) -> str | None:
     return None
 
 
-def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatures, steps: int, seed: int, sampler: str):
+def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatures, steps: int, seed: int,
+                  sampler: str):
     if audio.num_frames < 1 or audio.features.shape[1] < 1:
         raise ValueError("the audio features have zero frames: the audio clip is empty or shorter than one video frame")
     if abs(float(audio.fps) - float(model.fps)) > 1e-6:
@@ -84,8 +88,9 @@ def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatur
     if mismatch:
         raise ValueError(mismatch)
     if audio.features.shape[-1] != model.audio_dim:
-        raise ValueError(f"the audio features from '{audio.origin}' have {audio.features.shape[-1]} values per frame but "
-                         f"{model_label(model)} expects {model.audio_dim}: choose the audio encoder it was trained with")
+        raise ValueError(f"the audio features from '{audio.origin}' have "
+                         f"{audio.features.shape[-1]} values per frame but {model_label(model)} "
+                         f"expects {model.audio_dim}: choose the audio encoder it was trained with")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     if not 0 <= int(seed) <= MAX_SEED:
@@ -94,7 +99,8 @@ def _check_inputs(model: MotionModel, source: SourceFeatures, audio: AudioFeatur
         raise ValueError(f"unknown sampler {sampler!r}; expected one of {SAMPLERS}")
     b_src, b_aud = source.motion.shape[0], audio.features.shape[0]
     if b_src != b_aud and 1 not in (b_src, b_aud):
-        raise ValueError(f"{b_src} source portraits and {b_aud} audio clips: give one of them, or the same number of both")
+        raise ValueError(f"{b_src} source portraits and {b_aud} audio clips: "
+                         "give one of them, or the same number of both")
 
 
 def generate_motion(
@@ -203,7 +209,7 @@ def sample_normalized_motion(
     def draw(frames: int) -> torch.Tensor:
         return noise_fn((b, frames, 70)).to(device, torch.float32)
 
-    W, P, O = model.window, model.num_prev, model.overlap
+    W, P, O = model.window, model.num_prev, model.overlap  # noqa: E741 (window, prefix, overlap)
     starts = window_starts(n, W, O)
     timesteps = uniform_timesteps(model.schedule.num_steps, steps)
     sample = sampler_for(sampler, timesteps)

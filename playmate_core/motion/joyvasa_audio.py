@@ -41,7 +41,8 @@ def hubert_config(hubert_state: dict) -> dict:
               "num_attention_heads": max(1, hidden // HEAD_WIDTH), "num_conv_pos_embeddings": int(pos_v.shape[-1]),
               "num_conv_pos_embedding_groups": hidden // int(pos_v.shape[1])}
     if layers:
-        config["intermediate_size"] = int(hubert_state["encoder.layers.0.feed_forward.intermediate_dense.weight"].shape[0])
+        first_dense = hubert_state["encoder.layers.0.feed_forward.intermediate_dense.weight"]
+        config["intermediate_size"] = int(first_dense.shape[0])
     return config
 
 

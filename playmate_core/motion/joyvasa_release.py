@@ -91,13 +91,16 @@ def find_template(checkpoint_path: str) -> str:
     """The template next to the generator, in ../motion_template/ (the released repository layout), or
     in the same folder under any name starting with 'motion_template'."""
     folder = os.path.dirname(os.path.abspath(checkpoint_path))
-    candidates = [os.path.join(folder, TEMPLATE_FILE), os.path.join(folder, os.pardir, "motion_template", TEMPLATE_FILE)]
-    candidates += sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("motion_template") and n.endswith(".pkl"))
+    candidates = [os.path.join(folder, TEMPLATE_FILE),
+                  os.path.join(folder, os.pardir, "motion_template", TEMPLATE_FILE)]
+    candidates += sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                         if n.startswith("motion_template") and n.endswith(".pkl"))
     for candidate in candidates:
         if os.path.isfile(candidate):
             return os.path.normpath(candidate)
-    raise FileNotFoundError(f"JoyVASA needs its motion statistics: put {TEMPLATE_FILE} (from huggingface.co/jdh-algo/JoyVASA, "
-                            f"motion_template/) next to {os.path.basename(checkpoint_path)} in {folder}")
+    raise FileNotFoundError(f"JoyVASA needs its motion statistics: put {TEMPLATE_FILE} "
+                            "(from huggingface.co/jdh-algo/JoyVASA, motion_template/) "
+                            f"next to {os.path.basename(checkpoint_path)} in {folder}")
 
 
 def normalizer_from_template(template: dict[str, np.ndarray]) -> TemplateNormalizer:
@@ -127,14 +130,16 @@ def split_audio_encoder(state_dict: dict) -> tuple[dict, dict]:
     if hubert:
         missing = [POS_CONV + k for k in ("weight_g", "weight_v") if POS_CONV + k not in hubert]
         if missing:
-            raise ValueError(f"the embedded HuBERT lacks {missing} (in either weight-norm spelling); the file is incomplete")
+            raise ValueError(f"the embedded HuBERT lacks {missing} (in either "
+                             "weight-norm spelling); the file is incomplete")
     return generator, hubert
 
 
 def config_from_release(args: dict, generator: dict, positional_encoding: str = "released") -> JoyVASAConfig:
     """Architecture from the file's args (the values the official loader reads) and tensor shapes."""
     if int(args.get("motion_feat_dim") or 70) != 70:
-        raise ValueError(f"this JoyVASA file generates {args.get('motion_feat_dim')}-d motion; only the 70-d layout is supported")
+        raise ValueError(f"this JoyVASA file generates {args.get('motion_feat_dim')}-d "
+                         "motion; only the 70-d layout is supported")
     layer_ids = {int(k.split(".")[3]) for k in generator if k.startswith("denoising_net.transformer.layers.")}
     if "audio_feature_map.weight" not in generator or not layer_ids:
         raise ValueError("the JoyVASA state dict lacks audio_feature_map / denoising_net.transformer layers")

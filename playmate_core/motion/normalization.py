@@ -42,7 +42,9 @@ class AdaptiveNormalizer(MotionNormalizer):
         given = {"exp_mean": exp_mean, "exp_std": exp_std, "pose_mean": pose_mean, "pose_std": pose_std,
                  "pose_std_identity": pose_std_identity}
         for name, default in defaults.items():
-            value = default if given[name] is None else torch.as_tensor(given[name], dtype=torch.float32).reshape(default.shape)
+            value = default
+            if given[name] is not None:
+                value = torch.as_tensor(given[name], dtype=torch.float32).reshape(default.shape)
             if name.endswith(("std", "std_identity")) and not (value > 0).all():
                 raise ValueError(f"motion statistic {name} must be positive everywhere")
             self.register_buffer(name, value.clone().float())

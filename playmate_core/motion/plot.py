@@ -1,4 +1,5 @@
-"""Motion curves as a picture (Pillow only): mouth openness, brow and eye, head angles, translation and scale over time."""
+"""Motion curves as a picture (Pillow only): mouth openness, brow and eye, head angles, translation and scale
+over time."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ BROW_INDEX, EYE_INDEX = 1 * 3 + 1, 11 * 3 + 1
 PANELS = (
     ("mouth openness (exp kp19 y)", ((MOUTH_OPEN_INDEX, "mouth", (220, 60, 60)),)),
     ("brow and eye (exp kp1 y, kp11 y)", ((BROW_INDEX, "brow", (150, 80, 200)), (EYE_INDEX, "eye", (40, 170, 90)))),
-    ("head angles (degrees)", ((67, "pitch", (60, 120, 220)), (68, "yaw", (40, 170, 90)), (69, "roll", (200, 140, 40)))),
+    ("head angles (degrees)",
+     ((67, "pitch", (60, 120, 220)), (68, "yaw", (40, 170, 90)), (69, "roll", (200, 140, 40)))),
     ("translation", ((64, "tx", (60, 120, 220)), (65, "ty", (40, 170, 90)))),
     ("scale", ((63, "scale", (150, 80, 200)),)),
 )

@@ -46,7 +46,8 @@ def anchor_to_first_frame(motion: torch.Tensor, source_motion: torch.Tensor,
     scale = src[..., SCALE] * motion[..., SCALE] / first[..., SCALE]
     t = src[..., T] + motion[..., T] - first[..., T]
     t = torch.cat([t[..., :2], torch.zeros_like(t[..., 2:])], dim=-1)
-    rot = _rotations(motion[..., ANGLES]) @ _rotations(first[..., ANGLES]).transpose(-1, -2) @ _rotations(src[..., ANGLES])
+    first_inverse = _rotations(first[..., ANGLES]).transpose(-1, -2)
+    rot = _rotations(motion[..., ANGLES]) @ first_inverse @ _rotations(src[..., ANGLES])
     return torch.cat([exp.flatten(-2), scale, t, angles_from_rotation(rot)], dim=-1)
 
 

@@ -76,7 +76,8 @@ def sample_ddpm(denoise: Denoise, x: torch.Tensor, timesteps: list[int], schedul
 
 def walks_every_step(timesteps: list[int]) -> bool:
     """True when timesteps (non-empty) go down one training step at a time and end at 1."""
-    return bool(timesteps) and timesteps[-1] == 1 and all(t - t_prev == 1 for t, t_prev in zip(timesteps, timesteps[1:]))
+    return (bool(timesteps) and timesteps[-1] == 1
+            and all(t - t_prev == 1 for t, t_prev in zip(timesteps, timesteps[1:])))
 
 
 def sampler_for(name: str, timesteps: list[int]) -> Sampler:

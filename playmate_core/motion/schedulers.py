@@ -26,7 +26,8 @@ class NoiseSchedule:
         return int(self.betas.shape[0]) - 1
 
     @classmethod
-    def cosine(cls, num_steps: int, s: float = 0.008, max_beta: float = 0.999, min_beta: float = 1e-4) -> "NoiseSchedule":
+    def cosine(cls, num_steps: int, s: float = 0.008, max_beta: float = 0.999,
+               min_beta: float = 1e-4) -> "NoiseSchedule":
         """Improved-DDPM cosine schedule, betas clipped to [min_beta, max_beta] (JoyVASA's recipe)."""
         if num_steps < 1:
             raise ValueError(f"a noise schedule needs at least 1 step, got {num_steps}")

@@ -79,7 +79,8 @@ def estimate_pose(chunks: Iterable[FrameChunk], detector: FaceDetector, renderer
     if expression:
         track = smooth(fill_missing(measures.exp, measures.found), smoothing, rate)
         track = track - track[reference]
-        track = fit_length(resample(track, measures.times, fps, 1 / rate), num_frames or values.shape[0], policy).float()
+        track = fit_length(resample(track, measures.times, fps, 1 / rate), num_frames or values.shape[0],
+                           policy).float()
     return PoseEstimate(PoseSequence(values.float(), relative=True, fps=float(fps), expression=track), video_pose,
                         measures.times, measures.found, float(rate), policy)
 

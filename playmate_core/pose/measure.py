@@ -43,7 +43,8 @@ class FrameMeasures:
         return int(self.times.shape[0])
 
 
-def measure_chunk(chunk: FrameChunk, detector: FaceDetector, renderer, config: CropConfig = DRIVING_CROP) -> FrameMeasures:
+def measure_chunk(chunk: FrameChunk, detector: FaceDetector, renderer,
+                  config: CropConfig = DRIVING_CROP) -> FrameMeasures:
     """Detect the largest face in every frame of the chunk and extract its head pose."""
     n = chunk.frames.shape[0]
     images = chunk.frames.float().div_(255)

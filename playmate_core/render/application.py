@@ -97,7 +97,8 @@ def expression_offset_rows(motion: MotionSequence, row: int, num_frames: int) ->
     if offset is None:
         return None
     if offset.ndim != 3 or offset.shape[-1] != 3 * NUM_KP or offset.shape[1] != num_frames:
-        raise ValueError(f"the motion's expression_offset must be [B or 1, {num_frames}, 63], got {tuple(offset.shape)}")
+        raise ValueError("the motion's expression_offset must be [B or 1, "
+                         f"{num_frames}, 63], got {tuple(offset.shape)}")
     return offset[row if offset.shape[0] > 1 else 0].float().reshape(num_frames, NUM_KP, 3)
 
 
@@ -130,7 +131,10 @@ def posed_keypoints(source: SourceFeatures, row: int, generated: torch.Tensor, s
     if settings.absolute_lip:
         lips = list(JOYVASA_LIP_KEYPOINTS)
         delta[:, lips] = exp[:, lips]
-    scale = src_pose[None, :1].expand(pose.shape[0], 1) if settings.source_scale else src_pose[:1] * (pose[:, :1] / pose[:1, :1])
+    if settings.source_scale:
+        scale = src_pose[None, :1].expand(pose.shape[0], 1)
+    else:
+        scale = src_pose[:1] * (pose[:, :1] / pose[:1, :1])
     t = src_pose[None, 1:4] + (pose[:, 1:4] - pose[:1, 1:4])
     t[:, 2] = 0
     kp = source.kp_canonical[row:row + 1].to(device, torch.float32)

@@ -66,7 +66,8 @@ def check_retargeting(source: SourceFeatures, options: RenderOptions) -> None:
 
 
 def driving_keypoints(renderer, source: SourceFeatures, row: int, motion: torch.Tensor,
-                      options: RenderOptions, expression_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      options: RenderOptions,
+                      expression_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Keypoints for frames of one source portrait in the pack's own application (`pack` mode).
 
     row: the source portrait (batch index); motion [n, 70] -> (x_s [n, 21, 3], x_d [n, 21, 3]),

@@ -51,7 +51,8 @@ def plan_job(source: SourceFeatures, motion: MotionSequence) -> RenderJob:
     if not motion.fps > 0:
         raise ValueError(f"motion fps must be positive, got {motion.fps}")
     if not bool(torch.isfinite(m).all()):
-        raise ValueError("motion contains NaN or infinite values: the motion sampler diverged (try another seed or a lower guidance scale)")
+        raise ValueError("motion contains NaN or infinite values: the motion sampler "
+                         "diverged (try another seed or a lower guidance scale)")
     n_src, n_mot = source.batch_size, int(m.shape[0])
     if n_src == n_mot:
         pairs = tuple((i, i) for i in range(n_src))

@@ -89,7 +89,8 @@ def official_crop(photo_u8: torch.Tensor, photo_to_crop: torch.Tensor, size: int
 
 def footprint(crop_to_photo: torch.Tensor, size: int, height: int, width: int) -> tuple[int, int, int, int]:
     """Photo pixel box (x0, y0, x1, y1) a size x size crop can reach through crop_to_photo (clamped)."""
-    corners = torch.tensor([[-1.0, -1.0, 1.0], [size, -1.0, 1.0], [-1.0, size, 1.0], [size, size, 1.0]], dtype=torch.float64)
+    corners = torch.tensor([[-1.0, -1.0, 1.0], [size, -1.0, 1.0], [-1.0, size, 1.0], [size, size, 1.0]],
+                           dtype=torch.float64)
     spots = corners @ crop_to_photo.double()[:2].T
     x0 = max(0, int(spots[:, 0].min().floor()) - 1)
     y0 = max(0, int(spots[:, 1].min().floor()) - 1)

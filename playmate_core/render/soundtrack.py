@@ -10,7 +10,8 @@ from ..audio.waveform import fit_length, samples_for_frames
 def check_audio(audio, name: str = "audio") -> tuple[torch.Tensor, int]:
     """A host AUDIO dict -> (waveform [B, C, T] float32, sample rate), with clear errors."""
     if not isinstance(audio, dict) or "waveform" not in audio or "sample_rate" not in audio:
-        raise TypeError(f"{name} must be an AUDIO value (a dict with 'waveform' and 'sample_rate'), got {type(audio).__name__}")
+        raise TypeError(f"{name} must be an AUDIO value (a dict with 'waveform' "
+                        f"and 'sample_rate'), got {type(audio).__name__}")
     waveform = audio["waveform"]
     if not isinstance(waveform, torch.Tensor) or waveform.ndim != 3:
         shape = tuple(waveform.shape) if isinstance(waveform, torch.Tensor) else type(waveform).__name__

@@ -53,7 +53,8 @@ def h264_encoder() -> str:
         except (ValueError, av.FFmpegError):  # PyAV raises UnknownCodecError (a ValueError) for missing encoders
             continue
         return name
-    raise RuntimeError("this PyAV build has no H.264 encoder: install the PyPI wheel (pip install av), which includes libx264")
+    raise RuntimeError("this PyAV build has no H.264 encoder: install the "
+                       "PyPI wheel (pip install av), which includes libx264")
 
 
 def to_rgb24(frames: torch.Tensor) -> np.ndarray:
@@ -138,7 +139,8 @@ class VideoWriter:
         if chunk.shape[1] < end - self._audio_pos:
             chunk = np.pad(chunk, ((0, 0), (0, end - self._audio_pos - chunk.shape[1])))
         # packed float layout: [1, samples * channels], channels interleaved
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T.reshape(1, -1)), format="flt", layout=self._layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk.T.reshape(1, -1)), format="flt",
+                                           layout=self._layout)
         frame.sample_rate, frame.pts = self._audio_rate, self._audio_pos
         self._mux(self._audio_stream.encode(frame))
         self._audio_pos = end

@@ -21,7 +21,8 @@ class TrainCommand(NamedTuple):
 
 
 def _common_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
-    parser.add_argument("--data", required=True, help="a data set folder written by `train prepare` (manifest.json + shards/)")
+    parser.add_argument("--data", required=True, help="a data set folder written by `train "
+                                                      "prepare` (manifest.json + shards/)")
     parser.add_argument("--out", default=default_out, help=f"output model file (default {default_out}); the state, "
                         "log, loss curve and sample plots are written beside it")
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.state.pt (same config)")
@@ -166,7 +167,8 @@ TRAIN_COMMANDS: dict[str, TrainCommand] = {
                            _stage1_arguments, _run_stage1),
     "stage2": TrainCommand("train the emotion controller (stage 2) on a frozen stage-1 model", _stage2_arguments,
                            _run_stage2),
-    "renderer": TrainCommand("fine-tune LivePortrait networks with the pose/expression transfer loss (Playmate Sec. 3.1)",
+    "renderer": TrainCommand("fine-tune LivePortrait networks with the "
+                             "pose/expression transfer loss (Playmate Sec. 3.1)",
                              _renderer_arguments, _run_renderer),
 }
 

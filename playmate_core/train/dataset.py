@@ -80,7 +80,8 @@ def compute_statistics(motions: Iterable[tuple[str, torch.Tensor]]) -> tuple[dic
       identities: {identity: {pose_mean [7], pose_std [7], clips, frames}}.
     Values are lists of floats (JSON-ready), computed in float64.
     """
-    totals = {"n": 0, "s1": torch.zeros(MOTION_DIM, dtype=torch.float64), "s2": torch.zeros(MOTION_DIM, dtype=torch.float64)}
+    totals = {"n": 0, "s1": torch.zeros(MOTION_DIM, dtype=torch.float64),
+              "s2": torch.zeros(MOTION_DIM, dtype=torch.float64)}
     per_identity: dict[str, dict] = {}
     for identity, motion in motions:
         m = torch.as_tensor(motion).reshape(-1, MOTION_DIM).double()
@@ -148,7 +149,8 @@ class DatasetWriter:
             header["renderer_frames"] = int(renderer_frames)
         if os.path.isfile(os.path.join(self.root, MANIFEST)):
             manifest = read_manifest(self.root)
-            differing = [f"{k}: folder {manifest.get(k)!r}, now {v!r}" for k, v in header.items() if manifest.get(k) != v]
+            differing = [f"{k}: folder {manifest.get(k)!r}, now {v!r}"
+                         for k, v in header.items() if manifest.get(k) != v]
             if differing:
                 raise DatasetError(
                     f"{self.root}: this data set was prepared with other settings ({'; '.join(differing)}); "
@@ -224,7 +226,8 @@ class DatasetWriter:
         if self._pending:
             shard = f"{SHARDS}/{self._next_shard:05d}.safetensors"
             tensors = {k: v for _, clip in self._pending for k, v in clip.items()}
-            write_safetensors(os.path.join(self.root, shard), tensors, {"format": FORMAT, "format_version": FORMAT_VERSION})
+            write_safetensors(os.path.join(self.root, shard), tensors,
+                              {"format": FORMAT, "format_version": FORMAT_VERSION})
             for entry, _ in self._pending:
                 self.clips.append({**entry, "shard": shard})
             self._pending, self._pending_frames = [], 0
@@ -297,7 +300,8 @@ class MotionDataset(torch.utils.data.Dataset):
             )
         for shard in _group_by_shard(self.clips):
             if not os.path.isfile(os.path.join(self.root, shard)):
-                raise DatasetError(f"{self.root}: shard {shard} listed in {MANIFEST} is missing; prepare the data set again")
+                raise DatasetError(f"{self.root}: shard {shard} listed in {MANIFEST} "
+                                   "is missing; prepare the data set again")
         self.fps = float(manifest["fps"])
         self.audio_encoder = manifest["audio_encoder"]
         self.audio_dim = int(manifest["audio_dim"])
@@ -307,7 +311,8 @@ class MotionDataset(torch.utils.data.Dataset):
         self.statistics = {name: torch.tensor(stats[name], dtype=torch.float32) for name in STATISTIC_NAMES}
         self.num_frames = int(stats["frames"])
         self.identities = manifest["identities"]
-        self._identity_means = {k: torch.tensor(v["pose_mean"], dtype=torch.float32) for k, v in self.identities.items()}
+        self._identity_means = {k: torch.tensor(v["pose_mean"], dtype=torch.float32)
+                                for k, v in self.identities.items()}
         self._open: OrderedDict = OrderedDict()
         self._open_limit = max(1, int(open_shards))
 

@@ -141,7 +141,8 @@ def extract_motion(path: str, probe: VideoProbe, matrix: torch.Tensor, renderer,
         images = frames.to(renderer.device).permute(0, 3, 1, 2).float().div_(255)
         full = sample_crops(images, matrix.expand(frames.shape[0], 3, 3).to(images.device), settings.crop.size)
         size = settings.crop.network_size  # the same crops as face.crop.network_crops
-        crops = (full if size == settings.crop.size else F.interpolate(full, size=(size, size), mode="area")).clamp(0, 1)
+        crops = full if size == settings.crop.size else F.interpolate(full, size=(size, size), mode="area")
+        crops = crops.clamp(0, 1)
         kp, motion = renderer.extract_motion(crops)
         kps.append(kp.cpu())
         motions.append(motion.cpu())

@@ -38,7 +38,8 @@ def read_label_csv(path: str) -> dict[str, dict]:
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise LabelError(f"{path}: cannot read the label CSV ({err})") from err
     if "path" not in columns or "emotion" not in columns:
-        raise LabelError(f"{path}: the label CSV needs a header with the columns path,emotion[,identity]; got {columns}")
+        raise LabelError(f"{path}: the label CSV needs a header with the "
+                         f"columns path,emotion[,identity]; got {columns}")
     labels = {}
     for line, row in enumerate(rows, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}

@@ -3,13 +3,13 @@
 loss = |eps_hat - eps|^2 + velocity * |D(e)|^2 + smoothness * |D^2(e)|^2, with D the frame difference and
 e = sqrt(ab_t) (x0_hat - x0) the x0-estimate error weighted by sqrt(alpha_bar_t).
 
-Why that weight: for an epsilon output, x0_hat - x0 = -sqrt((1 - ab_t) / ab_t) (eps_hat - eps). Unweighted, the
-temporal terms would multiply the network's epsilon errors by (1 - ab_t) / ab_t: 4e6 at t = T for the tiny
-(100-step) cosine schedule, 4e8 for base (1000 steps), so the noisiest steps, whose x0 estimate means little,
-would dominate the gradient. Weighted by ab_t (= SNR / (1 + SNR)) they equal (1 - ab_t) |D(eps_hat - eps)|^2: never larger than the temporal error of
-epsilon itself, so bounded at every step, and the plain x0 velocity/acceleration loss (JoyVASA's recipe) where
-ab_t -> 1 and the x0 estimate is accurate. Velocity errors are what shows as jitter in a talking head; the
-acceleration term keeps the expression and pose curves smooth within a window.
+Why that weight: for an epsilon output, x0_hat - x0 = -sqrt((1 - ab_t) / ab_t) (eps_hat - eps). Unweighted, the temporal
+terms would multiply the network's epsilon errors by (1 - ab_t) / ab_t: 4e6 at t = T for the tiny (100-step) cosine
+schedule, 4e8 for base (1000 steps), so the noisiest steps, whose x0 estimate means little, would dominate the gradient.
+Weighted by ab_t (= SNR / (1 + SNR)) they equal (1 - ab_t) |D(eps_hat - eps)|^2: never larger than the temporal error of
+epsilon itself, so bounded at every step, and the plain x0 velocity/acceleration loss (JoyVASA's recipe) where ab_t -> 1
+and the x0 estimate is accurate. Velocity errors are what shows as jitter in a talking head; the acceleration term keeps
+the expression and pose curves smooth within a window.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def _mean_square_difference(x: torch.Tensor, order: int) -> torch.Tensor:
     return torch.diff(x, n=order, dim=1).square().mean()
 
 
-def x0_error(model: MotionModel, output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+def x0_error(model: MotionModel, output: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor,
+             x0: torch.Tensor) -> torch.Tensor:
     """sqrt(ab_t) (x0_hat - x0) [B, W, 70], computed without dividing by sqrt(ab_t)."""
     ab = model.schedule.alpha_bars.to(x0.device)[t].view(-1, 1, 1)
     if model.prediction == "epsilon":
@@ -49,4 +50,5 @@ def motion_loss(model: MotionModel, batch: WindowBatch, weights: LossConfig, gen
     velocity = _mean_square_difference(error, 1)
     smoothness = _mean_square_difference(error, 2)
     total = epsilon + weights.velocity * velocity + weights.smoothness * smoothness
-    return {"loss": total, "epsilon": epsilon.detach(), "velocity": velocity.detach(), "smoothness": smoothness.detach()}
+    return {"loss": total, "epsilon": epsilon.detach(), "velocity": velocity.detach(),
+            "smoothness": smoothness.detach()}

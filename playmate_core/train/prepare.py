@@ -116,8 +116,9 @@ def prepare_dataset(videos_dir: str, out_dir: str, renderer, encoder, *, fps: fl
         for source, probe in probes.items():
             identity_name, emotion = labels[source]
             try:
+                clip_progress = None if progress is None else (lambda n, base=done: progress(base + n, total))
                 clip = extract_clip(os.path.join(videos_dir, source), probe, renderer, encoder, detector, settings,
-                                    progress=None if progress is None else (lambda n, base=done: progress(base + n, total)))
+                                    progress=clip_progress)
             except SkipVideo as reason:
                 writer.skip(source, str(reason))
                 log(f"skipped {source}: {reason}")
@@ -218,20 +219,26 @@ class StderrProgress:
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos_dir", help="folder of talking-head videos (searched recursively)")
     parser.add_argument("out_dir", help="data-set folder to create or resume")
-    parser.add_argument("--renderer", required=True, help="LivePortrait set: a folder or one of its files (any layout), "
-                        "or a fine-tuned set from `train renderer` (its motion extractor then gives the motion)")
+    parser.add_argument("--renderer", required=True, help="LivePortrait set: a folder or one of "
+                        "its files (any layout), or a fine-tuned set from `train renderer` (its "
+                        "motion extractor then gives the motion)")
     parser.add_argument("--audio-encoder", required=True, help="wav2vec2/HuBERT: an HF folder or a single weights file")
     parser.add_argument("--audio-layer", type=int, default=-1, help="hidden state to keep (-1: the last)")
-    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the data set (frames picked by timestamp)")
-    parser.add_argument("--emotion-labels", default=None, help="'folders' (MEAD-style label folders) or a CSV path,emotion[,identity]")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the data set (frames "
+                                                                "picked by timestamp)")
+    parser.add_argument("--emotion-labels", default=None, help="'folders' (MEAD-style label folders) "
+                                                               "or a CSV path,emotion[,identity]")
     parser.add_argument("--identity", choices=IDENTITY_MODES, default="folder",
-                        help="folder: top folder under VIDEOS_DIR (files at the top: their name); file: file name; csv: CSV column")
+                        help="folder: top folder under VIDEOS_DIR (files at the "
+                             "top: their name); file: file name; csv: CSV column")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--limit", type=int, default=None, help="process at most this many new videos in this run")
     parser.add_argument("--retry-skipped", action="store_true", help="try again the videos an earlier run skipped")
-    parser.add_argument("--crop-scale", type=float, default=2.3, help="face crop scale (LivePortrait's portrait crop: 2.3)")
+    parser.add_argument("--crop-scale", type=float, default=2.3, help="face crop scale (LivePortrait's "
+                                                                      "portrait crop: 2.3)")
     parser.add_argument("--min-seconds", type=float, default=2.0, help="skip videos shorter than this")
-    parser.add_argument("--max-missing", type=float, default=0.2, help="skip when more of the checked frames have no face")
+    parser.add_argument("--max-missing", type=float, default=0.2,
+                        help="skip when more of the checked frames have no face")
     parser.add_argument("--renderer-frames", type=int, default=0, help="also keep this many evenly spaced 512 px "
                         "face crops per clip (JPEG) for `train renderer` (0: none; 32 is a good start)")
     parser.add_argument("--face-detector", choices=("auto", "short_range", "full_range"), default="auto",

@@ -37,11 +37,13 @@ class VideoProbe:
     def notes(self, fps: float) -> list[str]:
         notes = []
         if self.variable_rate:
-            notes.append(f"variable frame rate (average {self.video_fps:.3f} fps): frames picked by timestamp at {fps:g} fps")
+            notes.append(f"variable frame rate (average {self.video_fps:.3f} "
+                         f"fps): frames picked by timestamp at {fps:g} fps")
         elif abs(self.video_fps - fps) > 1e-3:
             notes.append(f"{self.video_fps:.3f} fps resampled to {fps:g} fps by timestamp")
         if abs(self.video_start - self.audio_start) > 1e-3:
-            notes.append(f"audio starts {self.audio_start - self.video_start:+.3f} s after the video: the common span is used")
+            notes.append(f"audio starts {self.audio_start - self.video_start:+.3f} "
+                         "s after the video: the common span is used")
         return notes
 
 
@@ -91,8 +93,9 @@ def probe_video(path: str, min_seconds: float) -> VideoProbe:
     duration = min(video_end, audio_span[1]) - start
     if duration < min_seconds:
         raise SkipVideo(
-            f"too short: {max(duration, 0.0):.2f} s with both picture and sound (video {video_end - video_times[0]:.2f} s, "
-            f"audio {audio_span[1] - audio_span[0]:.2f} s; the minimum is {min_seconds:g} s)"
+            f"too short: {max(duration, 0.0):.2f} s with both picture and sound "
+            f"(video {video_end - video_times[0]:.2f} s, audio "
+            f"{audio_span[1] - audio_span[0]:.2f} s; the minimum is {min_seconds:g} s)"
         )
     fps = (len(video_times) - 1) / (video_times[-1] - video_times[0])
     return VideoProbe(video_times[0], audio_span[0], start, duration, fps, variable, width, height)

@@ -136,7 +136,8 @@ def save_renderer_set(model: RendererNetworks, path: str, base: BaseSet, metadat
                for k, v in getattr(model, name).state_dict().items()}
     tensors.update({f"stitching_retargeting_module.{k}": v for k, v in base.stitching.items()})
     write_safetensors(path, tensors, {
-        "format": "pt", "playmate_format": OUR_FORMAT, "format_version": FORMAT_VERSION, "config": base.config.to_dict(),
+        "format": "pt", "playmate_format": OUR_FORMAT, "format_version": FORMAT_VERSION,
+        "config": base.config.to_dict(),
         "source_layout": "playmate-finetune", "source_files": sorted({f["file"] for f in base.files.values()}),
         "dtype": "float32", "base_files": base.files, **metadata})
 
@@ -197,8 +198,9 @@ def run_renderer(config: RendererTrainConfig, base: BaseSet, vgg: VGG19Features,
                  device="cpu", resume=False, log=print, accumulate: int = 1, stop_at: int | None = None) -> dict:
     job, frozen = renderer_job(config, base, vgg, dataset, out_path)
     log(f"renderer: fine-tuning {', '.join(NETWORK_LETTERS[n] for n in config.networks)} "
-        f"({sum(p.numel() for p in job.trainable.values()) / 1e6:.2f} M parameters) on {job.metadata['clips']} clips; "
-        f"{config.renderer.steps} steps of batch {config.batch_size} on {device}; config {json.dumps(config.to_dict())}")
+        f"({sum(p.numel() for p in job.trainable.values()) / 1e6:.2f} M parameters) on "
+        f"{job.metadata['clips']} clips; {config.renderer.steps} steps of batch "
+        f"{config.batch_size} on {device}; config {json.dumps(config.to_dict())}")
     record = Trainer(job, device, log, accumulate).run(resume, stop_at)
     check_frozen_untouched(job.model, frozen)
     return record

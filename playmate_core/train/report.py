@@ -8,7 +8,8 @@ import os
 
 from PIL import Image, ImageDraw, ImageFont
 
-CURVES = (("loss", (200, 50, 50)), ("epsilon", (50, 110, 210)), ("velocity", (40, 160, 80)), ("smoothness", (190, 130, 30)),
+CURVES = (("loss", (200, 50, 50)), ("epsilon", (50, 110, 210)), ("velocity", (40, 160, 80)),
+          ("smoothness", (190, 130, 30)),
           ("l1", (50, 110, 210)), ("perceptual", (40, 160, 80)), ("transfer", (150, 60, 190)))
 
 
@@ -50,7 +51,8 @@ def draw_loss_curve(records: list[dict], path: str, title: str, size: tuple[int,
         for k in range(5):
             y = top + (bottom - top) * k / 4
             draw.line([(left, y), (right, y)], fill=(225, 225, 225))
-            draw.text((left - 6, y), f"{10 ** (y_hi - (y_hi - y_lo) * k / 4):.3g}", fill=(20, 20, 20), font=font, anchor="rm")
+            draw.text((left - 6, y), f"{10 ** (y_hi - (y_hi - y_lo) * k / 4):.3g}", fill=(20, 20, 20), font=font,
+                      anchor="rm")
         draw.text((left, bottom + 6), f"step {x_lo}", fill=(20, 20, 20), font=font)
         draw.text((right, bottom + 6), f"step {x_hi}", fill=(20, 20, 20), font=font, anchor="ra")
         legend_x = right - 8

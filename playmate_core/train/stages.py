@@ -14,7 +14,9 @@ from PIL import Image, ImageDraw, ImageFont
 from ..audio.features import AudioFeatures
 from ..checkpoint.io import read_safetensors
 from ..implicit.source import SourceFeatures
-from ..motion.checkpoint import is_emotion_key, load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256
+from ..motion.checkpoint import (
+    is_emotion_key, load_motion_model, save_emotion_controller, save_motion_model, stage1_sha256,
+)
 from ..motion.conditions import EmotionCondition
 from ..motion.generation import generate_motion
 from ..motion.models.playmate import PlaymateConfig, PlaymateMotionModel

@@ -133,7 +133,8 @@ class Trainer:
         return self.job.config.batch_size * self.rank.world * self.accumulate
 
     def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(), "step": self.step,
+        return {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(),
+                "step": self.step,
                 "weights": {k: p.detach().cpu() for k, p in self.job.trainable.items()},
                 "ema": {k: v.cpu() for k, v in self.ema.items()}, "optimizer": self.optimizer.state_dict(),
                 "global_batch": self.global_batch}
@@ -181,8 +182,8 @@ class Trainer:
             with autocast:
                 terms = wrapped(batch, generator)
             if not torch.isfinite(terms["loss"]):
-                raise RuntimeError(f"{self.job.name}: the loss is {float(terms['loss'])} at step {self.step + 1}; lower "
-                                   "the learning rate or check the data set for broken clips")
+                raise RuntimeError(f"{self.job.name}: the loss is {float(terms['loss'])} at step {self.step + 1}; "
+                                   "lower the learning rate or check the data set for broken clips")
             (terms["loss"] / self.accumulate).backward()
         return {**{k: float(v.detach()) for k, v in terms.items()}, **self.job.describe(batch)}
 
@@ -220,7 +221,8 @@ class Trainer:
             if self.step % cfg.log_every == 0 or self.step == last:
                 means = average({k: v / count for k, v in sums.items()}, self.rank, self.device)
                 record = {"step": self.step, **means, "lr": self.optimizer.param_groups[0]["lr"],
-                          "global_batch": self.global_batch, "seconds_per_step": (time.perf_counter() - started) / count}
+                          "global_batch": self.global_batch,
+                          "seconds_per_step": (time.perf_counter() - started) / count}
                 if self.rank.is_main:
                     append_log(self.paths["log"], record)
                 records.append(record)
@@ -244,7 +246,8 @@ class Trainer:
 
     def checkpoint(self, records: list[dict]) -> None:
         """The model with the EMA weights, then the state sidecar (atomically), then the loss curve."""
-        metadata = {**self.job.metadata, "trained_steps": str(self.step), "train_config": json.dumps(self.job.config.to_dict())}
+        metadata = {**self.job.metadata, "trained_steps": str(self.step),
+                    "train_config": json.dumps(self.job.config.to_dict())}
         if records:
             metadata["last_loss"] = f"{records[-1]['loss']:.6g}"
         with holding(self.job.trainable, self.ema):

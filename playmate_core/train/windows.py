@@ -26,7 +26,8 @@ from ..motion.normalization import AdaptiveNormalizer
 @dataclass
 class WindowBatch:
     """motion [B, w, 70] normalised target; prev_motion [B, P, 70] normalised; audio [B, w, D]; prev_audio
-    [B, P, D]; kp_canonical [B, 21, 3]; source_motion [B, 70] absolute; use_start [B] bool; emotion [B, w, 9] or None."""
+    [B, P, D]; kp_canonical [B, 21, 3]; source_motion [B, 70] absolute; use_start [B] bool;
+    emotion [B, w, 9] or None."""
 
     motion: torch.Tensor
     prev_motion: torch.Tensor
@@ -56,8 +57,9 @@ def emotion_index(label: str | None, where: str) -> int:
         return NULL_EMOTION
     key = label.strip().lower()
     if key not in EMOTION_LABELS or key == "null":
-        raise ValueError(f"{where}: emotion label {label!r} is not one of "
-                         f"{', '.join(l for l in EMOTION_LABELS if l != 'null')}; relabel the clip (or set it to null)")
+        valid = ", ".join(name for name in EMOTION_LABELS if name != "null")
+        raise ValueError(f"{where}: emotion label {label!r} is not one of {valid}; relabel the clip "
+                         "(or set it to null)")
     return EMOTION_LABELS.index(key)
 
 
@@ -73,7 +75,8 @@ class WindowSampler:
         self.dataset, self.normalizer = dataset, normalizer
         self.window, self.num_prev, self.start_prob = int(window), int(num_prev), float(start_prob)
         self.min_frames = int(min_frames if min_frames is not None else max(2, window // 8))
-        lengths = [(int(c["num_frames"]), i) for i, c in enumerate(dataset.clips) if int(c["num_frames"]) >= self.min_frames]
+        lengths = [(int(c["num_frames"]), i) for i, c in enumerate(dataset.clips)
+                   if int(c["num_frames"]) >= self.min_frames]
         if not lengths:
             raise ValueError(f"no clip in the data set has at least {self.min_frames} frames: nothing to train on")
         lengths.sort()
@@ -81,7 +84,8 @@ class WindowSampler:
         self.indices = [i for _, i in lengths]
         self.excluded = len(dataset.clips) - len(lengths)
         self.with_emotion = with_emotion
-        self.labels = [emotion_index(c.get("emotion"), f"clip {c['key']} ({c.get('source', '')})") for c in dataset.clips]
+        self.labels = [emotion_index(c.get("emotion"), f"clip {c['key']} ({c.get('source', '')})")
+                       for c in dataset.clips]
         if with_emotion and all(self.labels[i] == NULL_EMOTION for i in self.indices):
             raise ValueError("stage 2 needs emotion labels, but no clip of this data set has one: prepare it with "
                              "labels (e.g. MEAD's emotion folders)")

@@ -78,7 +78,8 @@ class DenseMotionNetwork(nn.Module):
         self.mask = nn.Conv3d(self.hourglass.out_channels, num_kp + 1, 7, padding=3)
         self.occlusion = nn.Conv2d(self.hourglass.out_channels * cfg.reshape_depth, 1, 7, padding=3)
 
-    def forward(self, feature: torch.Tensor, kp_driving: torch.Tensor, kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, feature: torch.Tensor, kp_driving: torch.Tensor,
+                kp_source: torch.Tensor) -> dict[str, torch.Tensor]:
         """feature [B, C, D, H, W], kp [B, K, 3] -> deformation [B, D, H, W, 3],
         occlusion_map [B, 1, H, W], mask [B, K+1, D, H, W]."""
         b, _, d, h, w = feature.shape

@@ -65,9 +65,11 @@ class PoseKeypointNet(nn.Module):
         super().__init__()
         d = cfg.dims
         stem = nn.Sequential(nn.Conv2d(cfg.in_channels, d[0], 4, stride=4), ChannelsFirstLayerNorm(d[0]))
-        downs = [nn.Sequential(ChannelsFirstLayerNorm(d[i - 1]), nn.Conv2d(d[i - 1], d[i], 2, stride=2)) for i in range(1, len(d))]
+        downs = [nn.Sequential(ChannelsFirstLayerNorm(d[i - 1]), nn.Conv2d(d[i - 1], d[i], 2, stride=2))
+                 for i in range(1, len(d))]
         self.downsample_layers = nn.ModuleList([stem, *downs])
-        self.stages = nn.ModuleList(nn.Sequential(*(ConvNeXtBlock(d[i]) for _ in range(n))) for i, n in enumerate(cfg.depths))
+        self.stages = nn.ModuleList(nn.Sequential(*(ConvNeXtBlock(d[i]) for _ in range(n)))
+                                    for i, n in enumerate(cfg.depths))
         self.norm = nn.LayerNorm(d[-1], eps=LAYER_NORM_EPS)
         k = cfg.num_kp
         self.fc_kp = nn.Linear(d[-1], 3 * k)

@@ -22,7 +22,8 @@ class WarpingNetwork(nn.Module):
         self.third = ConvNormAct2d(cfg.max_features, cfg.out_channels, leaky=True)
         self.fourth = nn.Conv2d(cfg.out_channels, cfg.out_channels, 1)
 
-    def forward(self, feature: torch.Tensor, kp_source: torch.Tensor, kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, feature: torch.Tensor, kp_source: torch.Tensor,
+                kp_driving: torch.Tensor) -> dict[str, torch.Tensor]:
         """Returns 'out' [B, out_channels, H, W] in the network dtype, and float32 'occlusion_map',
         'deformation' and 'mask'. The volume is sampled in float32 (see dense_motion)."""
         dtype = self.fourth.weight.dtype

@@ -74,7 +74,8 @@ class DecoderLayer(nn.Module):
     def forward(self, x: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         attn = self.self_attn
-        q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(b, n, 3, self.heads, d // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
         x = self.norm1(x + attn.out_proj(y))
         x = self.norm2(x + cross)
@@ -84,7 +85,8 @@ class DecoderLayer(nn.Module):
 class DecoderStack(nn.Module):
     def __init__(self, config: JoyVASAConfig):
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(config.dim, config.heads, config.mlp_ratio) for _ in range(config.layers))
+        self.layers = nn.ModuleList(DecoderLayer(config.dim, config.heads, config.mlp_ratio)
+                                    for _ in range(config.layers))
 
 
 class Denoiser(nn.Module):
@@ -123,7 +125,8 @@ class JoyVASAMotionModel(MotionModel):
     def __init__(self, config: JoyVASAConfig, normalizer: TemplateNormalizer):
         super().__init__()
         if config.positional_encoding not in POSITIONAL_ENCODINGS:
-            raise ValueError(f"positional_encoding must be one of {POSITIONAL_ENCODINGS}, got {config.positional_encoding!r}")
+            raise ValueError("positional_encoding must be one of "
+                             f"{POSITIONAL_ENCODINGS}, got {config.positional_encoding!r}")
         self.config = config
         self.fps, self.window, self.num_prev, self.overlap = config.fps, config.window, config.num_prev, 0
         self.audio_dim = config.audio_dim
@@ -144,13 +147,16 @@ class JoyVASAMotionModel(MotionModel):
     @property
     def schedule(self) -> NoiseSchedule:
         """The schedule stored with the weights (float32 buffers, index 0 = clean)."""
-        return NoiseSchedule(self.diffusion_sched.betas.detach().cpu().float(), self.diffusion_sched.alpha_bars.detach().cpu().float())
+        return NoiseSchedule(self.diffusion_sched.betas.detach().cpu().float(),
+                             self.diffusion_sched.alpha_bars.detach().cpu().float())
 
     def check_buffers(self) -> None:
         """The released model only supports the one-to-one audio alignment; say so for any other mask."""
-        expected = ~torch.eye(self.config.num_prev + self.config.window, dtype=torch.bool, device=self.denoising_net.alignment_mask.device)
+        expected = ~torch.eye(self.config.num_prev + self.config.window, dtype=torch.bool,
+                              device=self.denoising_net.alignment_mask.device)
         if not torch.equal(self.denoising_net.alignment_mask, expected):
-            raise ValueError("this JoyVASA file uses an audio alignment mask other than width 1, which is not supported")
+            raise ValueError("this JoyVASA file uses an audio alignment mask "
+                             "other than width 1, which is not supported")
 
     def encode_conditions(self, cond: WindowConditions):
         net = self.denoising_net

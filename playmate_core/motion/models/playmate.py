@@ -112,7 +112,8 @@ class PlaymateMotionModel(MotionModel):
         self.time_in = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.register_buffer("positions", sinusoid_table(config.num_prev + config.window, d), persistent=False)
         self.blocks = nn.ModuleList(
-            ConformerBlock(d, config.heads, config.ff_mult, config.conv_kernel, config.dropout) for _ in range(config.layers)
+            ConformerBlock(d, config.heads, config.ff_mult, config.conv_kernel, config.dropout)
+            for _ in range(config.layers)
         )
         self.noise_skip = nn.Linear(MOTION_DIM, MOTION_DIM)
         self.pose_head = _mlp(d, config.head_hidden, 7)
@@ -137,10 +138,12 @@ class PlaymateMotionModel(MotionModel):
             prefix = self.prev_motion_in(cond.prev_motion) + self.audio_in(cond.prev_audio)
             if cond.use_start is not None:
                 prefix = torch.where(cond.use_start.view(b, 1, 1), start, prefix)
-        identity = torch.cat([cond.kp_canonical.reshape(b, 63).float(), self.normalizer.identity_features(cond.source_motion.float())], -1)
+        identity = torch.cat([cond.kp_canonical.reshape(b, 63).float(),
+                              self.normalizer.identity_features(cond.source_motion.float())], -1)
         p = prefix.shape[1]
         static = torch.cat([prefix + self.segment[0], audio + self.segment[1]], dim=1)
-        static = static + self.positions[: p + w].to(audio.dtype) + self.identity_in(identity.to(audio.dtype)).unsqueeze(1)
+        static = (static + self.positions[: p + w].to(audio.dtype)
+                  + self.identity_in(identity.to(audio.dtype)).unsqueeze(1))
         emotion = None
         if self.config.emotion_blocks and cond.emotion is not None:
             emotion = cond.emotion.to(audio.dtype) @ self.emotion_tokens
