@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from lp_weights import random_official_states, write_kijai_layout
@@ -18,6 +19,16 @@ from renderer_train_data import CROP, micro_renderer_config, write_narrow_vgg, w
 ROOT = Path(__file__).resolve().parents[1]
 # float tolerance: gloo sums the two ranks' gradients, one process adds the two chunks' halves (other rounding)
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The in-process runs use one thread, as the torchrun workers do (OMP_NUM_THREADS=1): another thread count
+    splits the kernels' reductions differently, and Adam's first steps amplify such rounding past the tolerance."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _config(path: Path) -> Path:
