@@ -79,12 +79,16 @@ def install_example_inputs() -> list[str]:
         source, destination = os.path.join(EXAMPLES_DIR, name), os.path.join(target, name)
         if name.lower().endswith(".md") or not os.path.isfile(source) or os.path.lexists(destination):
             continue
+        created = False
         try:
             os.makedirs(target, exist_ok=True)
             with open(source, "rb") as src, open(destination, "xb") as dst:  # "x": never replaces a file
+                created = True
                 shutil.copyfileobj(src, dst)
             copied.append(name)
         except OSError as err:  # a read-only input folder: the workflows then ask for the files, as before
+            if created:
+                os.remove(destination)  # never leave a half-copied file behind
             log.warning("Playmate: could not copy the example input %s to %s: %s", name, target, err)
     return copied
 

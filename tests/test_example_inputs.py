@@ -46,3 +46,21 @@ def test_examples_are_copied_into_the_input_folder_without_overwriting(pack, tmp
         assert (inputs / name).read_bytes() == (EXAMPLES / name).read_bytes()
     assert host.install_example_inputs() == []  # a second load copies nothing
     assert not (inputs / "README.md").exists()
+
+
+def test_a_failed_copy_leaves_no_half_file(pack, tmp_path, monkeypatch, caplog):
+    """A disk that fills up mid-copy: the half-written example is removed, so the next load copies it whole."""
+    host = sys.modules[pack.__name__ + ".nodes.host"]
+    inputs = tmp_path / "input"
+    monkeypatch.setattr(host, "_folder_paths", lambda: SimpleNamespace(get_input_directory=lambda: str(inputs)))
+
+    def disk_full(src, dst):
+        dst.write(src.read(10))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(host.shutil, "copyfileobj", disk_full)
+    assert host.install_example_inputs() == []
+    assert list(inputs.iterdir()) == [] and "No space left on device" in caplog.text
+    monkeypatch.undo()
+    monkeypatch.setattr(host, "_folder_paths", lambda: SimpleNamespace(get_input_directory=lambda: str(inputs)))
+    assert host.install_example_inputs() == example_files()
