@@ -187,7 +187,10 @@ def _log(line: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from .distributed import teardown
 
+    finished = False
     try:
-        return TRAIN_COMMANDS[args.train_command].run(args)
+        code = TRAIN_COMMANDS[args.train_command].run(args)
+        finished = True
+        return code
     finally:
-        teardown()
+        teardown(finished)

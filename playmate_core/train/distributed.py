@@ -51,8 +51,13 @@ def setup(device: torch.device) -> torch.device:
     return device
 
 
-def teardown() -> None:
+def teardown(finished: bool) -> None:
+    """Leave the process group. After a finished run the ranks leave together: a rank that destroys it while another
+    still writes its checkpoint can make gloo abort at exit ("terminate called without an active exception"). After
+    an error no barrier (the other ranks would never reach it; torchrun stops them)."""
     if dist.is_available() and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
