@@ -6,6 +6,7 @@ networks; frozen networks stay bit-identical."""
 import pytest
 import torch
 
+from playmate_core import cli
 from playmate_core.checkpoint.io import read_safetensors
 from playmate_core.train.dataset import MotionDataset
 from playmate_core.train.renderer_config import RendererTrainConfig, load_renderer_config
@@ -38,7 +39,7 @@ def _batch(data):
     return FramePairSampler(data).sample(2, torch.Generator().manual_seed(5))
 
 
-def test_preset_has_both_terms_off_and_a_config_without_the_keys_is_the_same():
+def test_preset_has_both_terms_off_and_a_config_without_the_keys_is_the_same(capsys):
     preset = load_renderer_config("renderer")
     assert preset.loss.identity == 0.0 and preset.loss.gan == 0.0
     old_keys = preset.to_dict()
@@ -46,6 +47,11 @@ def test_preset_has_both_terms_off_and_a_config_without_the_keys_is_the_same():
     assert RendererTrainConfig.from_dict(old_keys) == preset
     with pytest.raises(ValueError, match="loss.gan"):
         preset.updated({"loss": {"gan": -1.0}})
+    with pytest.raises(SystemExit):
+        cli.main(["train", "renderer", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for key in ("loss.identity", "loss.gan", "identity proxy", "not face recognition", "discriminator.lr", ".channels"):
+        assert key in text, key
 
 
 def test_off_by_default_the_loss_is_the_original_three_terms(setup, tmp_path):
