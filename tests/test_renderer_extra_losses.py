@@ -28,11 +28,12 @@ def setup(tmp_path_factory):
     return data, vgg
 
 
-def _config(loss: dict, networks=("M",)) -> RendererTrainConfig:
+def _config(loss: dict, networks=("M",), discriminator_lr: float = 1e-3) -> RendererTrainConfig:
     return load_renderer_config("renderer").updated({
         "networks": list(networks), "batch_size": 2, "ema_decay": 0.0, "log_every": 1, "checkpoint_every": 3,
         "sample_every": 100, "renderer": {"steps": STEPS, "lr": 1e-3}, "optimizer": {"warmup_steps": 2},
-        "loss": {"perceptual_size": 2 * CROP, **loss}, "discriminator": {"lr": 1e-3, "channels": 4, "layers": 2}})
+        "loss": {"perceptual_size": 2 * CROP, **loss},
+        "discriminator": {"lr": discriminator_lr, "channels": 4, "layers": 2}})
 
 
 def _batch(data):
@@ -68,7 +69,7 @@ def test_off_by_default_the_loss_is_the_original_three_terms(setup, tmp_path):
 
 def test_gan_discriminator_trains_and_resumes_like_one_run(setup, tmp_path):
     data, vgg = setup
-    config = _config({"gan": 0.1})
+    config = _config({"gan": 0.1}, discriminator_lr=3e-2)
     one, split = tmp_path / "one.safetensors", tmp_path / "split.safetensors"
     run_renderer(config, load_base_set(str(PRETRAINED)), vgg, data, str(one), log=lambda _: None)
     run_renderer(config, load_base_set(str(PRETRAINED)), vgg, data, str(split), log=lambda _: None, stop_at=3)
@@ -76,7 +77,9 @@ def test_gan_discriminator_trains_and_resumes_like_one_run(setup, tmp_path):
     records = read_log(str(tmp_path / "one.log.jsonl"), STEPS)
     assert [r["step"] for r in records] == list(range(1, STEPS + 1))
     disc = [r["discriminator"] for r in records]
-    assert all(0 < d < 10 for d in disc) and max(disc) - min(disc) > 1e-3, disc  # it moves (starts near 2)
+    # an untrained discriminator's hinge loss is about 2 (scores near 0); it learns to tell target from
+    # reconstruction (measured: 2.00 at step 1, 1.68-1.69 at steps 4 and 6)
+    assert abs(disc[0] - 2) < 0.05 and min(disc[3:]) < 0.9 * disc[0], disc
     assert all("gan" in r for r in records)
     state_one = torch.load(tmp_path / "one.state.pt", weights_only=True)
     state_split = torch.load(tmp_path / "split.state.pt", weights_only=True)
@@ -135,3 +138,16 @@ def test_identity_run_logs_the_term_and_keeps_frozen_networks_bit_identical(setu
             assert torch.equal(tuned[key], value.float()), key  # W and G: bit-identical
     assert any(not torch.equal(tuned[k], v.float()) for k, v in start.items()
                if k.startswith("appearance_feature_extractor."))  # F trained
+
+
+def test_both_terms_run_under_bf16_autocast_as_on_cuda(setup, tmp_path):
+    """CUDA trains under bf16 autocast; CPU autocast has the same dtype rules, so this catches dtype mixing in the
+    discriminator and the identity features without a GPU."""
+    data, vgg = setup
+    config = _config({"identity": 0.5, "gan": 0.1}, ("F", "M"))
+    job, _ = renderer_job(config, load_base_set(str(PRETRAINED)), vgg, data, str(tmp_path / "o.safetensors"))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = pair_losses(job.model, _batch(data), config.loss)
+    assert all(torch.isfinite(terms[k]) for k in ("loss", "identity", "gan", "discriminator"))
+    (terms["loss"] + terms["discriminator"]).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in job.adversary.parameters.values())
