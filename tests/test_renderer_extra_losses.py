@@ -9,7 +9,7 @@ import torch
 from playmate_core import cli
 from playmate_core.checkpoint.io import read_safetensors
 from playmate_core.train.dataset import MotionDataset
-from playmate_core.train.renderer_config import RendererTrainConfig, load_renderer_config
+from playmate_core.train.renderer_config import DiscriminatorConfig, RendererTrainConfig, load_renderer_config
 from playmate_core.train.renderer_data import FramePairSampler
 from playmate_core.train.renderer_stage import RendererNetworks, load_base_set, pair_losses, renderer_job, \
     run_renderer
@@ -151,3 +151,21 @@ def test_both_terms_run_under_bf16_autocast_as_on_cuda(setup, tmp_path):
     assert all(torch.isfinite(terms[k]) for k in ("loss", "identity", "gan", "discriminator"))
     (terms["loss"] + terms["discriminator"]).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in job.adversary.parameters.values())
+
+
+def test_a_state_written_before_the_new_keys_resumes(setup, tmp_path):
+    """States of runs started before the identity / GAN keys existed lack them in their config; they resume (the
+    stored config is read with today's defaults, 0 = off), while another config is still refused."""
+    data, vgg = setup
+    config = _config({}).updated({"discriminator": DiscriminatorConfig().to_dict()})  # as an old state reads
+    out = tmp_path / "o.safetensors"
+    run_renderer(config, load_base_set(str(PRETRAINED)), vgg, data, str(out), log=lambda _: None, stop_at=3)
+    state = torch.load(tmp_path / "o.state.pt", weights_only=True)
+    del state["config"]["discriminator"], state["config"]["loss"]["identity"], state["config"]["loss"]["gan"]
+    torch.save(state, tmp_path / "o.state.pt")
+    with pytest.raises(ValueError, match="another training config"):
+        run_renderer(_config({"gan": 0.1}), load_base_set(str(PRETRAINED)), vgg, data, str(out), resume=True,
+                     log=lambda _: None)
+    record = run_renderer(config, load_base_set(str(PRETRAINED)), vgg, data, str(out), resume=True,
+                          log=lambda _: None)
+    assert record["step"] == STEPS

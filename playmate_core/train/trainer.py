@@ -5,8 +5,10 @@ loss-curve PNG and sample plots.
 
 Under ``torchrun`` the loss runs inside DistributedDataParallel (gradients averaged over the ranks); every rank
 trains its own chunks of the global batch (see train.distributed) and only rank 0 keeps the EMA and writes the
-checkpoint, state, log and samples. Gradient accumulation (``accumulate`` chunks per rank) is the same
-computation on fewer processes.
+checkpoint, state, log and samples. A job may bring a second network with its own optimiser (an Adversary, e.g.
+the renderer's GAN discriminator): it lives inside the same DDP-wrapped model, so its gradients are averaged the
+same way, and its weights and optimiser state go into the state sidecar. Gradient accumulation (``accumulate``
+chunks per rank) is the same computation on fewer processes.
 
 Outputs for ``--out DIR/name.safetensors``: the model (EMA weights) at DIR/name.safetensors,
 DIR/name.state.pt (raw weights, optimiser, EMA, step and random states for --resume), DIR/name.log.jsonl,
