@@ -31,13 +31,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _config(path: Path) -> Path:
+def _config(path: Path, extra_loss: dict) -> Path:
     values = json.loads((ROOT / "playmate_core" / "train" / "configs" / "renderer.json").read_text())
     values.update(networks=["M", "G"], batch_size=1, ema_decay=0.5, checkpoint_every=100, sample_every=100,
                   log_every=1)
     values["renderer"] = {"steps": 4, "lr": 1e-3}
     values["optimizer"]["warmup_steps"] = 1
-    values["loss"]["perceptual_size"] = 2 * CROP
+    values["loss"].update(perceptual_size=2 * CROP, **extra_loss)
+    values["discriminator"].update(channels=4, layers=2, lr=1e-3)
     path.write_text(json.dumps(values))
     return path
 
@@ -65,13 +66,17 @@ def _assert_same_run(a: dict, b: dict) -> None:
         assert a[part].keys() == b[part].keys()
         for key in a[part]:
             torch.testing.assert_close(a[part][key], b[part][key], **TOLERANCE, msg=f"{part} {key}")
+    assert ("adversary" in a) == ("adversary" in b)
+    for key, value in a.get("adversary", {}).get("weights", {}).items():  # the GAN's discriminator, when on
+        torch.testing.assert_close(value, b["adversary"]["weights"][key], **TOLERANCE, msg=f"discriminator {key}")
 
 
-def test_two_processes_equal_one_and_resume_in_one(tmp_path):
+@pytest.mark.parametrize("extra_loss", [{}, {"gan": 0.1, "identity": 0.5}], ids=["default", "gan_identity"])
+def test_two_processes_equal_one_and_resume_in_one(tmp_path, extra_loss):
     write_renderer_set(tmp_path / "data", clips=3, frames=4, size=2 * CROP)
     write_kijai_layout(random_official_states(micro_renderer_config(), 0), tmp_path / "lp")
     write_narrow_vgg(tmp_path / "vgg.pth")
-    _config(tmp_path / "config.json")
+    _config(tmp_path / "config.json", extra_loss)
 
     single = tmp_path / "single.safetensors"  # 1 process, 2 chunks of 1 row per step
     assert cli.main(_arguments(tmp_path, single) + ["--accumulate", "2", "--stop-at", "2"]) == 0
@@ -84,6 +89,7 @@ def test_two_processes_equal_one_and_resume_in_one(tmp_path):
     assert _state(pair)["global_batch"] == 2
     # the training really moved the weights (else the comparison would be empty)
     assert any(not torch.equal(at_two["weights"][k], _state(single)["weights"][k]) for k in at_two["weights"])
+    assert ("adversary" in at_two) == ("gan" in extra_loss)
 
     shutil.copy(output_paths(str(pair))["log"], tmp_path / "pair_log_at_two.jsonl")
     assert cli.main(_arguments(tmp_path, pair) + ["--accumulate", "2", "--resume"]) == 0  # 1 process now

@@ -137,7 +137,12 @@ def _renderer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="override the config's learning rate")
     _common_arguments(parser, RENDERER_OUT)
     parser.epilog = ("The data set must be prepared with --renderer-frames. Under torchrun every process trains its "
-                     "share of the global batch: torchrun --nproc-per-node 8 -m playmate_core train renderer ...")
+                     "share of the global batch: torchrun --nproc-per-node 8 -m playmate_core train renderer ... "
+                     "Optional loss terms, off by default (0), set in the --config file: loss.identity (1 - cosine "
+                     "similarity of the frozen appearance extractor F's features of reconstruction and target: an "
+                     "appearance-identity proxy, not face recognition) and loss.gan (hinge adversarial term of a "
+                     "patch discriminator trained in the same loop with its own AdamW: discriminator.lr, .betas, "
+                     ".weight_decay, .channels, .layers).")
 
 
 def _run_renderer(args: argparse.Namespace) -> int:

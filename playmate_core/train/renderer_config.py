@@ -1,7 +1,8 @@
 """The renderer fine-tuning config (configs/renderer.json, or any user file with the same keys).
 
 {"networks": ["M"], "batch_size": 4, "renderer": {"steps", "lr"}, "optimizer": {...},
- "ema_decay": 0.999, "loss": {"l1", "perceptual", "transfer", "perceptual_size"},
+ "ema_decay": 0.999, "loss": {"l1", "perceptual", "transfer", "perceptual_size", "identity", "gan"},
+ "discriminator": {"lr", "betas", "weight_decay", "channels", "layers"},
  "checkpoint_every", "sample_every", "log_every", "seed"}
 
 networks: which LivePortrait networks train, as letters: F (appearance feature extractor), M (motion
@@ -23,12 +24,30 @@ RENDERER_PRESET = "renderer"
 @dataclass(frozen=True)
 class RendererLossConfig(Config):
     """Weights of L1 and VGG19 (L1 of features) reconstruction, and the transfer loss L_p (mean squared VGG19 feature
-    difference between the two renders of pose i + expression j); the VGG sees images resized to perceptual_size."""
+    difference between the two renders of pose i + expression j); the VGG sees images resized to perceptual_size.
+    Optional, 0 = off: identity (1 - cosine of frozen appearance-extractor features of reconstruction and target,
+    an appearance-identity proxy) and gan (hinge adversarial term of a patch discriminator on the reconstruction;
+    at 0 the discriminator is not built)."""
 
     l1: float = 1.0
     perceptual: float = 1.0
     transfer: float = 1.0
     perceptual_size: int = 256
+    identity: float = 0.0
+    gan: float = 0.0
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig(Config):
+    """The patch discriminator (used only when loss.gan > 0): its own AdamW (lr follows the same warm-up + cosine
+    schedule shape as the networks'; gradients clipped to optimizer.grad_clip) and its size (channels of the first
+    of `layers` strided convolutions)."""
+
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.99)
+    weight_decay: float = 0.0
+    channels: int = 64
+    layers: int = 3
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,7 @@ class RendererTrainConfig(Config):
     optimizer: OptimizerConfig = OptimizerConfig(weight_decay=0.0, warmup_steps=500)
     ema_decay: float = 0.999
     loss: RendererLossConfig = RendererLossConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
     checkpoint_every: int = 1000
     sample_every: int = 1000
     log_every: int = 20
@@ -53,6 +73,12 @@ class RendererTrainConfig(Config):
                         "checkpoint_every": self.checkpoint_every, "sample_every": self.sample_every,
                         "log_every": self.log_every, "loss.perceptual_size": self.loss.perceptual_size})
         check_ema_decay(self.ema_decay)
+        if self.loss.gan > 0:
+            check_positive({"discriminator.channels": self.discriminator.channels,
+                            "discriminator.layers": self.discriminator.layers})
+        negative = [k for k in ("l1", "perceptual", "transfer", "identity", "gan") if getattr(self.loss, k) < 0]
+        if negative:
+            raise ValueError(f"loss weights must be >= 0 (0 = off), got {', '.join(f'loss.{k}' for k in negative)}")
 
 
 def parse_networks(value, source: str = "--networks") -> list[str]:

@@ -5,7 +5,10 @@ Per row, two frames i, j of one clip. With x = keypoints(canonical kp, motion) a
   512 px target of j: l1 * |.|_1 + perceptual * VGG19 feature L1;
 - transfer loss L_p: the image "pose of i, expression of j" rendered two ways, from i's source with j's
   expression swapped in (I_exp) and from j's source with i's pose swapped in (I_pose):
-  transfer * sum over VGG19 layers of mean (V(I_pose) - V(I_exp))^2 (VASA-1's pairwise transfer idea).
+  transfer * sum over VGG19 layers of mean (V(I_pose) - V(I_exp))^2 (VASA-1's pairwise transfer idea);
+- optional, off by default (see train.adversarial): identity (frozen appearance-extractor features of the
+  reconstruction against the target's, a proxy) and gan (hinge loss of a patch discriminator on the reconstruction,
+  trained in the same loop with its own optimiser).
 Every network stays in eval mode (BatchNorm statistics frozen: rows are few and frames of one clip alike); only
 the chosen networks get gradients. The result is a complete LivePortrait set in the pack's single-file format
 (the untrained networks and the stitching MLPs copied from the base set) with the base files' hashes and the
@@ -14,6 +17,7 @@ fine-tune config in its metadata.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -32,9 +36,10 @@ from ..implicit.config import RendererConfig
 from ..implicit.keypoints import keypoints_from_motion, motion_from_head_outputs
 from ..implicit.motion_vector import EXP, POSE
 from ..implicit.renderer import build_networks
+from .adversarial import PatchDiscriminator, discriminator_hinge, generator_hinge, identity_distance
 from .renderer_config import NETWORK_LETTERS, RendererLossConfig, RendererTrainConfig
 from .renderer_data import FramePairSampler, PairBatch
-from .trainer import Trainer, TrainingJob
+from .trainer import Adversary, Trainer, TrainingJob
 from .vgg import VGG19Features, perceptual_distance, resize_for_vgg
 
 TRAINABLE = NETWORKS[:4]  # the stitching MLPs are not part of rendering here
@@ -42,14 +47,18 @@ SAMPLE_SIDE = 192
 
 
 class RendererNetworks(nn.Module):
-    """F, M, W, G of one set (attributes named as the networks, so parameter names are the file's keys) and the
-    frozen VGG19 of the losses."""
+    """F, M, W, G of one set (attributes named as the networks, so parameter names are the file's keys), the
+    frozen VGG19 of the losses and, when their terms are on, the discriminator and a frozen copy of the base F
+    (identity_extractor; None when F does not train: F itself is then frozen)."""
 
-    def __init__(self, networks: dict[str, nn.Module], vgg: VGG19Features):
+    def __init__(self, networks: dict[str, nn.Module], vgg: VGG19Features, discriminator: nn.Module | None = None,
+                 identity_extractor: nn.Module | None = None):
         super().__init__()
         for name in TRAINABLE:
             setattr(self, name, networks[name])
         self.vgg = vgg
+        self.discriminator = discriminator
+        self.identity_extractor = identity_extractor
 
     def motion(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Crops [B, 3, S, S] -> (canonical kp [B, 21, 3], motion [B, 70]), float32."""
@@ -86,7 +95,8 @@ def render_pair(model: RendererNetworks, batch: PairBatch) -> PairRenders:
 
 
 def pair_losses(model: RendererNetworks, batch: PairBatch, weights: RendererLossConfig) -> dict[str, torch.Tensor]:
-    """{"loss": weighted total (with grad), "l1", "perceptual", "transfer": detached scalars}."""
+    """{"loss": weighted total (with grad), "l1", "perceptual", "transfer", and when on "identity", "gan":
+    detached scalars; with gan on also "discriminator": the discriminator's hinge loss, with grad (to D only)}."""
     renders = render_pair(model, batch)
     target = batch.target_j.float()
     features = model.vgg(resize_for_vgg(torch.cat([renders.recon, target, renders.exp, renders.pose]),
@@ -96,7 +106,17 @@ def pair_losses(model: RendererNetworks, batch: PairBatch, weights: RendererLoss
     perceptual = perceptual_distance(list(recon_f), list(target_f), squared=False)
     transfer = perceptual_distance(list(pose_f), list(exp_f), squared=True)
     total = weights.l1 * l1 + weights.perceptual * perceptual + weights.transfer * transfer
-    return {"loss": total, "l1": l1.detach(), "perceptual": perceptual.detach(), "transfer": transfer.detach()}
+    terms = {"l1": l1.detach(), "perceptual": perceptual.detach(), "transfer": transfer.detach()}
+    if weights.identity > 0:
+        extractor = model.identity_extractor if model.identity_extractor is not None else \
+            model.appearance_feature_extractor
+        identity = identity_distance(extractor, renders.recon, target, batch.crop_i.shape[-1])
+        total, terms["identity"] = total + weights.identity * identity, identity.detach()
+    if weights.gan > 0:
+        adversarial = generator_hinge(model.discriminator, renders.recon)
+        total, terms["gan"] = total + weights.gan * adversarial, adversarial.detach()
+        terms["discriminator"] = discriminator_hinge(model.discriminator, target, renders.recon)
+    return {"loss": total, **terms}
 
 
 @dataclass
@@ -163,14 +183,28 @@ def sample_grid(model: RendererNetworks, batch: PairBatch) -> torch.Tensor:
 def renderer_job(config: RendererTrainConfig, base: BaseSet, vgg: VGG19Features, dataset,
                  out_path: str) -> tuple[TrainingJob, dict]:
     """The job, and a snapshot of the frozen networks' weights (check_frozen_untouched compares against it)."""
-    model = RendererNetworks(base.networks, vgg).eval()
-    model.requires_grad_(False)
     chosen = [NETWORK_LETTERS[letter] for letter in config.networks]
+    discriminator = None
+    if config.loss.gan > 0:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            discriminator = PatchDiscriminator(config.discriminator.channels, config.discriminator.layers)
+    identity_extractor = None
+    if config.loss.identity > 0 and "appearance_feature_extractor" in chosen:
+        identity_extractor = copy.deepcopy(base.networks["appearance_feature_extractor"])
+    model = RendererNetworks(base.networks, vgg, discriminator, identity_extractor).eval()
+    model.requires_grad_(False)
     trainable = {f"{n}.{k}": p for n in chosen for k, p in getattr(model, n).named_parameters()}
     for parameter in trainable.values():
         parameter.requires_grad_(True)
-    frozen = {f"{n}.{k}": v.detach().clone() for n in TRAINABLE if n not in chosen
-              for k, v in getattr(model, n).state_dict().items()}
+    frozen = {f"{n}.{k}": v.detach().clone() for n in TRAINABLE + ("identity_extractor",) if n not in chosen
+              and getattr(model, n) is not None for k, v in getattr(model, n).state_dict().items()}
+    adversary = None
+    if discriminator is not None:
+        discriminator.requires_grad_(True)
+        d = config.discriminator
+        adversary = Adversary({f"discriminator.{k}": p for k, p in discriminator.named_parameters()}, d.lr,
+                              tuple(d.betas), d.weight_decay)
     sampler = FramePairSampler(dataset)
     count = int(dataset.clips[sampler.indices[0]]["renderer_frames"])
     shown = PairBatch(*(t[None] for t in sampler.pair(sampler.indices[0], 0, count - 1)))
@@ -182,6 +216,7 @@ def renderer_job(config: RendererTrainConfig, base: BaseSet, vgg: VGG19Features,
         sample=lambda m: sample_grid(m, shown.to(next(m.parameters()).device)), train_mode=lambda m: m.eval(),
         metadata={"stage": "renderer", "finetuned_networks": ",".join(config.networks),
                   "data_set": os.path.abspath(dataset.root), "clips": str(len(sampler.indices))},
+        adversary=adversary,
     )
     return job, frozen
 

@@ -5,8 +5,10 @@ loss-curve PNG and sample plots.
 
 Under ``torchrun`` the loss runs inside DistributedDataParallel (gradients averaged over the ranks); every rank
 trains its own chunks of the global batch (see train.distributed) and only rank 0 keeps the EMA and writes the
-checkpoint, state, log and samples. Gradient accumulation (``accumulate`` chunks per rank) is the same
-computation on fewer processes.
+checkpoint, state, log and samples. A job may bring a second network with its own optimiser (an Adversary, e.g.
+the renderer's GAN discriminator): it lives inside the same DDP-wrapped model, so its gradients are averaged the
+same way, and its weights and optimiser state go into the state sidecar. Gradient accumulation (``accumulate``
+chunks per rank) is the same computation on fewer processes.
 
 Outputs for ``--out DIR/name.safetensors``: the model (EMA weights) at DIR/name.safetensors,
 DIR/name.state.pt (raw weights, optimiser, EMA, step and random states for --resume), DIR/name.log.jsonl,
@@ -35,6 +37,20 @@ STATE_VERSION = 2
 
 
 @dataclass
+class Adversary:
+    """A second network trained in the same loop with its own AdamW (e.g. a GAN discriminator). Its parameters live
+    inside job.model (so DistributedDataParallel averages their gradients) and the job's loss returns its loss,
+    with grad, under `loss_key`; the job keeps the two losses' gradients apart (each reaches only its own
+    network). No EMA: the raw weights and the optimiser go into the state sidecar."""
+
+    parameters: dict[str, torch.nn.Parameter]
+    lr: float
+    betas: tuple[float, float]
+    weight_decay: float
+    loss_key: str = "discriminator"
+
+
+@dataclass
 class TrainingJob:
     """Everything a stage hands to the loop.
 
@@ -46,6 +62,7 @@ class TrainingJob:
     train_mode: puts the model in its training mode (stage 2 keeps the frozen body in eval mode)
     metadata:   provenance written into every checkpoint (strings)
     describe:   batch -> extra values for the log record (e.g. the window length)
+    adversary:  an optional second network with its own optimiser (see Adversary)
     """
 
     name: str
@@ -61,6 +78,7 @@ class TrainingJob:
     train_mode: Callable[[torch.nn.Module], None]
     metadata: dict = field(default_factory=dict)
     describe: Callable[[Any], dict] = lambda batch: {}
+    adversary: Adversary | None = None
 
 
 class LossModule(torch.nn.Module):
@@ -125,6 +143,10 @@ class Trainer:
         opt = job.config.optimizer
         self.optimizer = torch.optim.AdamW(self.params, lr=job.stage.lr, betas=tuple(opt.betas),
                                            weight_decay=opt.weight_decay)
+        adversary = job.adversary
+        self.adversary_optimizer = None if adversary is None else torch.optim.AdamW(
+            list(adversary.parameters.values()), lr=adversary.lr, betas=tuple(adversary.betas),
+            weight_decay=adversary.weight_decay)
         self.ema = {k: p.detach().clone().float() for k, p in job.trainable.items()} if self.rank.is_main else {}
         self.step = 0
 
@@ -133,11 +155,15 @@ class Trainer:
         return self.job.config.batch_size * self.rank.world * self.accumulate
 
     def state_dict(self) -> dict:
-        return {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(),
-                "step": self.step,
-                "weights": {k: p.detach().cpu() for k, p in self.job.trainable.items()},
-                "ema": {k: v.cpu() for k, v in self.ema.items()}, "optimizer": self.optimizer.state_dict(),
-                "global_batch": self.global_batch}
+        state = {"version": STATE_VERSION, "stage": self.job.name, "config": self.job.config.to_dict(),
+                 "step": self.step,
+                 "weights": {k: p.detach().cpu() for k, p in self.job.trainable.items()},
+                 "ema": {k: v.cpu() for k, v in self.ema.items()}, "optimizer": self.optimizer.state_dict(),
+                 "global_batch": self.global_batch}
+        if self.job.adversary is not None:
+            state["adversary"] = {"weights": {k: p.detach().cpu() for k, p in self.job.adversary.parameters.items()},
+                                  "optimizer": self.adversary_optimizer.state_dict()}
+        return state
 
     def load_state(self, path: str) -> None:
         if not os.path.isfile(path):
@@ -148,7 +174,7 @@ class Trainer:
                              f"{state.get('version')}, this one reads {STATE_VERSION}); start a new run (other --out)")
         if state.get("stage") != self.job.name:
             raise ValueError(f"--resume: {path} is a {state.get('stage')} state, not {self.job.name}")
-        if state["config"] != self.job.config.to_dict():
+        if type(self.job.config).from_dict(state["config"]).to_dict() != self.job.config.to_dict():
             raise ValueError(f"--resume: {path} was written with another training config; resume with the same "
                              "config, or start a new run (other --out)")
         with torch.no_grad():
@@ -157,6 +183,11 @@ class Trainer:
         if self.rank.is_main:
             self.ema = {k: v.to(self.device).float() for k, v in state["ema"].items()}
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.job.adversary is not None:
+            with torch.no_grad():
+                for k, p in self.job.adversary.parameters.items():
+                    p.copy_(state["adversary"]["weights"][k])
+            self.adversary_optimizer.load_state_dict(state["adversary"]["optimizer"])
         self.step = int(state["step"])
         if state["global_batch"] != self.global_batch:
             self.log(f"note: the global batch changes from {state['global_batch']} to {self.global_batch} rows "
@@ -181,10 +212,13 @@ class Trainer:
         with sync:
             with autocast:
                 terms = wrapped(batch, generator)
-            if not torch.isfinite(terms["loss"]):
-                raise RuntimeError(f"{self.job.name}: the loss is {float(terms['loss'])} at step {self.step + 1}; "
+            total = terms["loss"]
+            if self.job.adversary is not None:
+                total = total + terms[self.job.adversary.loss_key]
+            if not torch.isfinite(total):
+                raise RuntimeError(f"{self.job.name}: the loss is {float(total)} at step {self.step + 1}; "
                                    "lower the learning rate or check the data set for broken clips")
-            (terms["loss"] / self.accumulate).backward()
+            (total / self.accumulate).backward()
         return {**{k: float(v.detach()) for k, v in terms.items()}, **self.job.describe(batch)}
 
     def run(self, resume: bool = False, stop_at: int | None = None) -> dict:
@@ -209,11 +243,14 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate(self.step, job.stage, cfg.optimizer)
             self.optimizer.zero_grad(set_to_none=True)
+            if self.adversary_optimizer is not None:
+                self.adversary_optimizer.zero_grad(set_to_none=True)
             for index in range(self.accumulate):
                 for k, v in self._chunk(wrapped, index, autocast).items():
                     sums[k] = sums.get(k, 0.0) + v / self.accumulate
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, cfg.optimizer.grad_clip)
             self.optimizer.step()
+            self._adversary_step()
             self.step += 1
             self._update_ema()
             sums["grad_norm"] = sums.get("grad_norm", 0.0) + float(grad_norm)
@@ -235,6 +272,17 @@ class Trainer:
             if self.rank.is_main and (self.step % cfg.sample_every == 0 or self.step == job.stage.steps):
                 self.sample_plot()
         return records[-1] if records else {}
+
+    def _adversary_step(self) -> None:
+        """The adversary's update: the same warm-up + cosine schedule shape at its own lr, the same clipping."""
+        adversary = self.job.adversary
+        if adversary is None:
+            return
+        stage = StageConfig(steps=self.job.stage.steps, lr=adversary.lr)
+        for group in self.adversary_optimizer.param_groups:
+            group["lr"] = learning_rate(self.step, stage, self.job.config.optimizer)
+        torch.nn.utils.clip_grad_norm_(list(adversary.parameters.values()), self.job.config.optimizer.grad_clip)
+        self.adversary_optimizer.step()
 
     def _update_ema(self) -> None:
         if not self.rank.is_main:
