@@ -36,7 +36,7 @@ from playmate_core.motion.sequence import MotionSequence
 from playmate_core.render import Compositor
 from playmate_core.render.application import OFFICIAL_MODES, official_keypoints, posed_keypoints
 from playmate_core.render.hull import convex_hull_volume, hull_motion_multiplier
-from playmate_core.render.official_image import footprint, mask_template, official_crop, warp_affine_u8
+from playmate_core.render.official_image import footprint, mask_template, warp_affine_u8
 
 FIXTURES = Path(__file__).with_name("fixtures")
 GOLDEN = FIXTURES / "joyvasa_app" / "golden_app.safetensors"
@@ -204,6 +204,15 @@ def test_the_warped_mask_template_is_the_official_one(golden):
 
 def photo_u8() -> torch.Tensor:
     return torch.from_numpy(np.array(Image.open(PHOTO).convert("RGB")))
+
+
+def official_crop(photo: torch.Tensor, photo_to_crop: torch.Tensor, size: int = 512) -> torch.Tensor:
+    """The official network input, rebuilt: photo [H, W, 3] uint8, M_o2c [3, 3] -> [1, 3, size / 2, size / 2]
+    float32 = (uint8 warp, then INTER_AREA's 2x2 mean rounded half up) / 255. Not the pack's crop path (Load
+    Portrait crops in float): this measures how close an official-style crop gets."""
+    crop = warp_affine_u8(photo, photo_to_crop, size, size).long()
+    blocks = crop[0::2, 0::2] + crop[1::2, 0::2] + crop[0::2, 1::2] + crop[1::2, 1::2]
+    return ((blocks + 2) >> 2).permute(2, 0, 1)[None].float() / 255
 
 
 def test_official_crop_from_the_photo_and_matrix(golden, renderer):

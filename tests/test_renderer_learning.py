@@ -20,7 +20,8 @@ from playmate_core.train.dataset import MotionDataset
 from playmate_core.train.prepare import motion_extractor_name
 from playmate_core.train.renderer_config import load_renderer_config, parse_networks
 from playmate_core.train.renderer_data import FramePairSampler
-from playmate_core.train.renderer_stage import file_sha256, load_base_set, pair_losses, run_renderer
+from playmate_core.download import file_sha256
+from playmate_core.train.renderer_stage import load_base_set, pair_losses, run_renderer
 from playmate_core.train.vgg import VGG19Features, conv_indices, load_vgg19
 from renderer_train_data import CROP, PRETRAINED, write_narrow_vgg, write_renderer_set
 from train_data import write_synthetic_set
@@ -63,7 +64,8 @@ def test_transfer_loss_falls_on_held_out_pairs_and_frozen_networks_stay(tmp_path
             assert torch.equal(tuned[key], value.float()), key
     assert any(not torch.equal(tuned[k], start[k].float()) for k in start if k.startswith("motion_extractor."))
     base_files = json.loads(meta["base_files"])
-    assert base_files["motion_extractor"] == {"file": PRETRAINED.name, "sha256": file_sha256(str(PRETRAINED))}
+    pretrained_sha256 = file_sha256(str(PRETRAINED)).hexdigest()
+    assert base_files["motion_extractor"] == {"file": PRETRAINED.name, "sha256": pretrained_sha256}
     assert json.loads(meta["train_config"]) == config.to_dict() and meta["finetuned_networks"] == "M"
     assert meta["trained_steps"] == str(STEPS)
     # a complete set: the renderer loader reads it from the one file, also when it serves only the M slot
@@ -78,7 +80,7 @@ def test_transfer_loss_falls_on_held_out_pairs_and_frozen_networks_stay(tmp_path
                                tuned["motion_extractor.detector.fc_kp.weight"])
     # `train prepare --renderer FILE` records the fine-tuned extractor as the data set's motion extractor
     assert motion_extractor_name(find_renderer_files(str(out)).paths["motion_extractor"]) == \
-        f"finetuned.safetensors@{file_sha256(str(out))[:12]}"
+        f"finetuned.safetensors@{file_sha256(str(out)).hexdigest()[:12]}"
     assert (tmp_path / "finetuned.samples" / f"step_{STEPS:07d}.png").stat().st_size > 0
     assert (tmp_path / "finetuned.loss.png").stat().st_size > 0
 

@@ -92,13 +92,11 @@ def check_mode_options(mode: str, eye_open, lip_open) -> None:
 
 
 def expression_offset_rows(motion: MotionSequence, row: int, num_frames: int) -> torch.Tensor | None:
-    """The emotion path's expression offset for one motion row, [N, 21, 3], or None."""
-    offset = getattr(motion, "expression_offset", None)
+    """The emotion path's expression offset for one motion row, [N, 21, 3], or None (MotionSequence checks its
+    shape)."""
+    offset = motion.expression_offset
     if offset is None:
         return None
-    if offset.ndim != 3 or offset.shape[-1] != 3 * NUM_KP or offset.shape[1] != num_frames:
-        raise ValueError("the motion's expression_offset must be [B or 1, "
-                         f"{num_frames}, 63], got {tuple(offset.shape)}")
     return offset[row if offset.shape[0] > 1 else 0].float().reshape(num_frames, NUM_KP, 3)
 
 

@@ -79,14 +79,6 @@ def warp_affine_u8(image: torch.Tensor, matrix: torch.Tensor, height: int, width
     return out
 
 
-def official_crop(photo_u8: torch.Tensor, photo_to_crop: torch.Tensor, size: int = 512) -> torch.Tensor:
-    """The official network input: photo [H, W, 3] uint8, M_o2c [3, 3] (photo -> size x size crop pixels)
-    -> [1, 3, size / 2, size / 2] float32 = uint8 crop / 255."""
-    crop = warp_affine_u8(photo_u8, photo_to_crop, size, size).long()
-    blocks = crop[0::2, 0::2] + crop[1::2, 0::2] + crop[0::2, 1::2] + crop[1::2, 1::2]
-    return ((blocks + 2) >> 2).permute(2, 0, 1)[None].float() / 255
-
-
 def footprint(crop_to_photo: torch.Tensor, size: int, height: int, width: int) -> tuple[int, int, int, int]:
     """Photo pixel box (x0, y0, x1, y1) a size x size crop can reach through crop_to_photo (clamped)."""
     corners = torch.tensor([[-1.0, -1.0, 1.0], [size, -1.0, 1.0], [-1.0, size, 1.0], [size, size, 1.0]],

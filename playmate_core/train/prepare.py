@@ -11,7 +11,6 @@ already kept or skipped and redoes only the unfinished ones. report.json / repor
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from typing import Callable
 import torch
 
 from ..audio.features import frame_count
+from ..download import file_sha256
 from ..face.crop import CropConfig
 from .dataset import SHARDS, DatasetWriter
 from .extract import ExtractSettings, extract_clip
@@ -44,11 +44,7 @@ def find_videos(videos_dir: str) -> list[str]:
 
 def motion_extractor_name(path: str) -> str:
     """'<file name>@<sha256 prefix>' of the motion extractor's file (the data set's provenance)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return f"{os.path.basename(path)}@{digest.hexdigest()[:12]}"
+    return f"{os.path.basename(path)}@{file_sha256(path).hexdigest()[:12]}"
 
 
 def resolve_labels(sources: list[str], emotion_labels: str | None, identity: str) -> dict[str, tuple[str, str | None]]:

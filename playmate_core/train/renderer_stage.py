@@ -18,7 +18,6 @@ fine-tune config in its metadata.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from ..checkpoint.io import load_strict, write_safetensors
+from ..download import file_sha256
 from ..implicit.checkpoints import FORMAT_VERSION, NETWORKS, OUR_FORMAT, find_renderer_files, infer_renderer_config, \
     read_renderer_states
 from ..implicit.config import RendererConfig
@@ -129,14 +129,6 @@ class BaseSet:
     files: dict[str, dict[str, str]]  # network -> {"file": base name, "sha256": hex}
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_base_set(source: str) -> BaseSet:
     """Any accepted LivePortrait set (a folder, one of its files, or our single file), strictly, in float32."""
     files = find_renderer_files(source)
@@ -145,7 +137,7 @@ def load_base_set(source: str) -> BaseSet:
     networks = build_networks(config)
     for name in NETWORKS:
         load_strict(networks[name], states[name], files.paths[name], name)
-    hashes = {path: file_sha256(path) for path in set(files.paths.values())}
+    hashes = {path: file_sha256(path).hexdigest() for path in set(files.paths.values())}
     return BaseSet(networks, config, dict(states["stitching_retargeting_module"]),
                    {n: {"file": os.path.basename(p), "sha256": hashes[p]} for n, p in files.paths.items()})
 
